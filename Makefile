@@ -1,0 +1,43 @@
+# Build the book and run the tests from a fresh clone:
+#   make book    create .venv (if needed), install requirements.txt + nnlib, build the HTML book
+#   make test    create .venv (if needed), install requirements-dev.txt + nnlib, run pytest
+#   make clean   remove the build output and the virtual environment
+# Override the interpreter used to create the venv with e.g. `make book PYTHON=python3.11`.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+BUILD  := _build
+
+# Warnings are errors (-W), but report all of them (--keep-going); --all rebuilds every page, so a
+# rebuild after a failed build cannot pass just because nothing changed.
+JB_FLAGS ?= -W --keep-going --all
+
+.DEFAULT_GOAL := book
+.PHONY: book test clean
+
+# The venv itself (its bundled pip handles editable installs from pyproject.toml).
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamp files: reinstall only when the requirement files or pyproject.toml change.
+$(VENV)/.stamp-book: requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
+	touch $@
+
+$(VENV)/.stamp-dev: requirements.txt requirements-dev.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e .
+	touch $@ $(VENV)/.stamp-book
+
+book: $(VENV)/.stamp-book
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo
+	@echo "The book is in $(CURDIR)/$(BUILD)/html/"
+	@echo "Open it with:  xdg-open $(BUILD)/html/book/intro.html   (macOS: open ...)"
+	@echo "or serve it:   $(BIN)/python -m http.server -d $(BUILD)/html 8000  ->  http://localhost:8000/book/intro.html"
+
+test: $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(BUILD) $(VENV)

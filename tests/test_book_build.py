@@ -1,0 +1,193 @@
+"""Build the whole book the way CI/`make book` does and check the HTML it produces.
+
+The build runs `jupyter-book build . -W --keep-going --all` in a subprocess (every warning is an
+error; notebooks are executed), into a temporary `--path-output`, so the working tree's `_build/`
+is left alone. Then the HTML is checked: one page per `_toc.yml` entry, MathJax served from the
+site's own `_static/mathjax/` (never a CDN) with its fonts present, and math actually marked up.
+
+Set NNLIB_SKIP_BOOK_BUILD=1 to skip this (slow) test during quick local iterations.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_TIMEOUT = 3600  # seconds for the whole build (notebooks run with a 600 s cell timeout)
+MATHJAX_COMPONENT = "_static/mathjax/tex-mml-chtml.js"
+FONTS_DIR = "output/chtml/fonts/woff-v2"  # relative to MathJax's root (the script's directory)
+CDN_RE = re.compile(r"cdn\.jsdelivr|https?://[^\"'\s>]*mathjax", re.IGNORECASE)
+SCRIPT_SRC_RE = re.compile(r"<script\b[^>]*\bsrc=\"([^\"]*)\"", re.IGNORECASE)
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+PROBLEM_RE = re.compile(r"WARNING|ERROR|CRITICAL|Error:|Traceback")
+NOISE_RE = re.compile(r"IPKernelApp\] WARNING|WARNING: Location '")
+# What Sphinx emits for math: \( \) inline, \[ \] display, inside spans/divs of class "math".
+MATH_RE = re.compile(r'class="math notranslate nohighlight"|\\\(|\\\[')
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("NNLIB_SKIP_BOOK_BUILD") == "1", reason="NNLIB_SKIP_BOOK_BUILD=1"
+)
+
+
+def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
+    """Every `file:` (and the root) in a jb-book _toc.yml, in order, without extension."""
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for key in ("parts", "chapters", "sections", "entries", "subtrees"):
+                walk(node.get(key))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    return [re.sub(r"\.(md|ipynb)$", "", f) for f in files]
+
+
+def jupyter_book_command() -> list[str]:
+    exe = Path(sys.executable).with_name("jupyter-book")
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("jupyter-book")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from jupyter_book.cli.main import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def built_html(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("book_build")
+    log = out / "build.log"
+    env = dict(os.environ)
+    env.pop("NNLIB_MATHJAX", None)  # the test checks the default: MathJax served locally
+    cmd = jupyter_book_command() + [
+        "build", str(ROOT), "--path-output", str(out), "-W", "--keep-going", "--all",
+    ]
+    start = time.monotonic()
+    with log.open("w", encoding="utf-8") as fh:
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                  timeout=BUILD_TIMEOUT)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    elapsed = time.monotonic() - start
+    if code != 0:
+        lines = ANSI_RE.sub("", log.read_text(encoding="utf-8", errors="replace")).splitlines()
+        warnings = [line for line in lines if PROBLEM_RE.search(line) and not NOISE_RE.search(line)]
+        pytest.fail(
+            f"`{' '.join(cmd)}` failed (exit {code}) after {elapsed:.0f} s; full log: {log}\n"
+            "--- warnings/errors (-W makes every warning fatal) ---\n"
+            + "\n".join(warnings[:40])
+            + "\n--- last lines ---\n"
+            + "\n".join(lines[-60:]),
+            pytrace=False,
+        )
+    html = out / "_build" / "html"
+    assert html.is_dir(), f"no HTML output in {html}"
+    return html
+
+
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def test_toc_lists_pages():
+    files = toc_files()
+    assert len(files) >= 2, files
+    for f in files:
+        assert any((ROOT / f).with_suffix(ext).is_file() for ext in (".md", ".ipynb")), (
+            f"_toc.yml lists {f}, but neither {f}.md nor {f}.ipynb exists"
+        )
+
+
+def test_every_toc_page_is_built(built_html):
+    missing = [f for f in toc_files() if not (built_html / f"{f}.html").is_file()]
+    assert not missing, f"pages in _toc.yml without HTML output: {missing}"
+
+
+def test_no_mathjax_from_a_cdn(built_html):
+    offenders = {}
+    for page in sorted(built_html.rglob("*.html")):
+        hits = sorted(set(CDN_RE.findall(read(page))))
+        if hits:
+            offenders[str(page.relative_to(built_html))] = hits
+    assert not offenders, f"pages referring to a CDN: {offenders}"
+
+
+def test_local_mathjax_and_fonts_exist(built_html):
+    script = built_html / MATHJAX_COMPONENT
+    assert script.is_file() and script.stat().st_size > 100_000, f"missing or tiny {script}"
+    text = read(script)
+    assert f"\"{FONTS_DIR}\"" in text, "MathJax no longer loads its fonts from " + FONTS_DIR
+    fonts = script.parent / FONTS_DIR
+    woffs = {p.name for p in fonts.glob("*.woff")}
+    for name in ("MathJax_Main-Regular.woff", "MathJax_Math-Italic.woff", "MathJax_Size1-Regular.woff"):
+        assert name in woffs, f"{name} missing from {fonts}"
+    assert (script.parent / "input/tex/extensions").is_dir(), "TeX extensions missing"
+    # Nothing MathJax-related may sit in the *source* _static/ (Jupyter Book would inject it).
+    assert not list(ROOT.glob("_static/**/tex-*.js")), "MathJax files in the source _static/"
+
+
+def mathjax_scripts(page_html: str) -> list[str]:
+    return [src for src in SCRIPT_SRC_RE.findall(page_html) if "mathjax" in src.lower()
+            or "tex-mml-chtml" in src or "tex-chtml" in src]
+
+
+def test_math_pages_load_local_mathjax(built_html):
+    pages_with_math = []
+    problems = []
+    for f in toc_files():
+        page = built_html / f"{f}.html"
+        if not page.is_file():
+            continue  # reported by test_every_toc_page_is_built
+        html = read(page)
+        if not MATH_RE.search(html):
+            continue
+        pages_with_math.append(f)
+        scripts = mathjax_scripts(html)
+        if len(scripts) != 1:
+            problems.append(f"{f}: expected one MathJax <script>, found {scripts}")
+            continue
+        src = urlsplit(scripts[0]).path  # drop Sphinx's ?v=checksum
+        target = (page.parent / src).resolve()
+        if not target.is_file() or target != (built_html / MATHJAX_COMPONENT).resolve():
+            problems.append(f"{f}: MathJax src {scripts[0]!r} does not resolve to {MATHJAX_COMPONENT}")
+            continue
+        # MathJax takes its root from the script URL: the fonts must resolve from there.
+        if not any((target.parent / FONTS_DIR).glob("*.woff")):
+            problems.append(f"{f}: no fonts at {target.parent / FONTS_DIR}")
+    assert not problems, "\n".join(problems)
+    chapters = toc_files()[1:]
+    assert any(f in pages_with_math for f in chapters), (
+        "no chapter page contains MathJax math markup (\\( \\) or class=\"math\"): "
+        "is dollarmath enabled and is math rendered?"
+    )
+
+
+def test_math_is_not_left_as_raw_dollars(built_html):
+    """`$$`-delimited display math must have been converted by dollarmath."""
+    leftovers = []
+    for f in toc_files():
+        page = built_html / f"{f}.html"
+        if page.is_file():
+            body = read(page).split('<article class="bd-article"', 1)[-1]
+            # outside <pre>/<code> blocks, a literal $$ means the math was not parsed
+            body = re.sub(r"<(pre|code)\b.*?</\1>", "", body, flags=re.DOTALL)
+            if "$$" in body:
+                leftovers.append(f)
+    assert not leftovers, f"raw $$ math left in: {leftovers}"
