@@ -3,10 +3,10 @@
 # %% auto #0
 __all__ = ['relu', 'relu_grad', 'sigmoid', 'sigmoid_grad', 'tanh', 'tanh_grad', 'softmax', 'softmax_jacobian', 'softmax_vjp']
 
-# %% ../book/03_activations.ipynb #e332b433
+# %% ../book/03_activations.ipynb #ef2e77f3
 import numpy as np
 
-# %% ../book/03_activations.ipynb #52d3d86d
+# %% ../book/03_activations.ipynb #8426f9c9
 def relu(z):
     """ReLU, max(z, 0), elementwise. Derived in Chapter 3 (Activations)."""
     return np.maximum(z, 0)
@@ -16,7 +16,7 @@ def relu_grad(z):
     """Derivative of ReLU: 1 where z > 0, else 0 (the subgradient 0 at the kink). Derived in Chapter 3."""
     return (z > 0).astype(z.dtype)
 
-# %% ../book/03_activations.ipynb #5ae5e43b
+# %% ../book/03_activations.ipynb #7b544a35
 def sigmoid(z):
     """Logistic sigmoid 1 / (1 + e^{-z}), overflow-free for any z. Derived in Chapter 3 (Activations).
 
@@ -31,7 +31,7 @@ def sigmoid_grad(z):
     s = sigmoid(z)
     return s * (1 - s)
 
-# %% ../book/03_activations.ipynb #a01eecd5
+# %% ../book/03_activations.ipynb #53dfa49a
 def tanh(z):
     """Hyperbolic tangent, elementwise (NumPy's stable implementation). Derived in Chapter 3 (Activations)."""
     return np.tanh(z)
@@ -41,7 +41,7 @@ def tanh_grad(z):
     """Derivative of tanh: 1 − tanh²(z). Derived in Chapter 3 (Activations)."""
     return 1 - np.tanh(z) ** 2
 
-# %% ../book/03_activations.ipynb #3a10fd37
+# %% ../book/03_activations.ipynb #c3fb7e85
 def softmax(z, axis: int = -1):
     """Softmax along `axis`: p_k = exp(z_k − max z) / Σ_j exp(z_j − max z). Derived in Chapter 3 (Activations).
 
@@ -51,7 +51,7 @@ def softmax(z, axis: int = -1):
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
-# %% ../book/03_activations.ipynb #92ca6a61
+# %% ../book/03_activations.ipynb #205e85eb
 def softmax_jacobian(p):
     """Jacobian of softmax at one probability vector p: diag(p) − p pᵀ, shape (K, K). Derived in Chapter 3."""
     p = np.asarray(p)

@@ -3,10 +3,10 @@
 # %% auto #0
 __all__ = ['numerical_gradient', 'relative_error', 'check_layer', 'check_loss']
 
-# %% ../book/05b_gradient_check.ipynb #97cfb633
+# %% ../book/05b_gradient_check.ipynb #a0f03c0f
 import numpy as np
 
-# %% ../book/05b_gradient_check.ipynb #83f8dec1
+# %% ../book/05b_gradient_check.ipynb #2376e1ef
 def numerical_gradient(f, x, eps: float = 1e-6):
     """Central-difference gradient of the scalar function f at the array x. Derived in Chapter 5 (Gradient checking).
 
@@ -27,7 +27,7 @@ def numerical_gradient(f, x, eps: float = 1e-6):
         grad[i] = (f_plus - f_minus) / (2 * eps)
     return grad
 
-# %% ../book/05b_gradient_check.ipynb #f3d57b59
+# %% ../book/05b_gradient_check.ipynb #824cd105
 def relative_error(a, b) -> float:
     """‖a − b‖ / (‖a‖ + ‖b‖), 0 when both are zero. Derived in Chapter 5 (Gradient checking)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -36,7 +36,7 @@ def relative_error(a, b) -> float:
     denominator = np.linalg.norm(a) + np.linalg.norm(b)
     return 0.0 if denominator == 0 else float(np.linalg.norm(a - b) / denominator)
 
-# %% ../book/05b_gradient_check.ipynb #748cd8d4
+# %% ../book/05b_gradient_check.ipynb #fad5d75b
 def check_layer(layer, X, *, seed=0, eps: float = 1e-6) -> dict:
     """Relative errors of `layer.backward` against central differences. Derived in Chapter 5 (Gradient checking).
 

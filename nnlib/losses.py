@@ -4,13 +4,13 @@
 __all__ = ['mse', 'mse_grad', 'logsumexp', 'log_softmax', 'cross_entropy', 'cross_entropy_grad', 'softmax_cross_entropy',
            'softmax_cross_entropy_grad']
 
-# %% ../book/04_losses.ipynb #3cffe978
+# %% ../book/04_losses.ipynb #e7d70948
 import numpy as np
 
 from .activations import softmax
 from .data import one_hot
 
-# %% ../book/04_losses.ipynb #d57ebf06
+# %% ../book/04_losses.ipynb #56a75751
 def _check_same_shape(a, b, what: str):
     if a.shape != b.shape:
         raise ValueError(f"{what}: predictions of shape {a.shape} and targets of shape {b.shape} must have the same shape")
@@ -27,7 +27,7 @@ def mse_grad(y_pred, y_true):
     _check_same_shape(y_pred, y_true, "mse_grad")
     return (y_pred - y_true) / len(y_pred)
 
-# %% ../book/04_losses.ipynb #86b679d0
+# %% ../book/04_losses.ipynb #a7f30f09
 def logsumexp(z, axis: int = -1, keepdims: bool = False):
     """log Σ_j exp(z_j), computed as m + log Σ_j exp(z_j − m) with m = max z. Derived in Chapter 4 (Losses)."""
     m = np.max(z, axis=axis, keepdims=True)
