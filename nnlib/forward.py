@@ -3,10 +3,10 @@
 # %% auto #0
 __all__ = ['neuron', 'check_features', 'dense_forward', 'init_dense']
 
-# %% ../book/02_forward.ipynb #5d562301
+# %% ../book/02_forward.ipynb #ec62e984
 import numpy as np
 
-# %% ../book/02_forward.ipynb #778adad8
+# %% ../book/02_forward.ipynb #6e82e878
 def neuron(x, w, b):
     """One neuron's pre-activation z = x·w + b. Derived in Chapter 2 (Forward propagation).
 
@@ -14,7 +14,7 @@ def neuron(x, w, b):
     """
     return np.dot(x, w) + b
 
-# %% ../book/02_forward.ipynb #05024bbf
+# %% ../book/02_forward.ipynb #67a45413
 def check_features(X, n_in: int, layer: str) -> None:
     """Raise a ValueError naming `layer` unless X has shape (batch, n_in). Derived in Chapter 2 (Forward propagation)."""
     if X.ndim != 2 or X.shape[1] != n_in:

@@ -4,7 +4,7 @@
 __all__ = ['Layer', 'Dense', 'Activation', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Loss', 'MSELoss', 'CrossEntropy',
            'SoftmaxCrossEntropy']
 
-# %% ../book/05_backprop.ipynb #d7b31ebf
+# %% ../book/05_backprop.ipynb #399daa24
 import numpy as np
 
 from .activations import relu, relu_grad, sigmoid, sigmoid_grad, softmax, softmax_vjp, tanh, tanh_grad
@@ -12,7 +12,7 @@ from .forward import dense_forward, init_dense
 from .losses import (cross_entropy, cross_entropy_grad, mse, mse_grad, softmax_cross_entropy,
                           softmax_cross_entropy_grad)
 
-# %% ../book/05_backprop.ipynb #65325a2f
+# %% ../book/05_backprop.ipynb #e31154e8
 class Layer:
     """Base class: `forward(X)` caches what `backward(grad)` needs. Derived in Chapter 5 (Backpropagation).
 
@@ -115,7 +115,7 @@ class Softmax(Layer):
         P = self._cached(dP)
         return softmax_vjp(P, dP)
 
-# %% ../book/05_backprop.ipynb #77db8969
+# %% ../book/05_backprop.ipynb #d3a2f48c
 class Loss:
     """Base class for losses: `forward(outputs, targets)` → float, `backward()` → ∂L/∂outputs. Chapter 5."""
 
