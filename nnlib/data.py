@@ -4,7 +4,7 @@
 __all__ = ['IDX_TYPES', 'MNIST_FILES', 'MNIST_MIRRORS', 'parse_idx', 'read_idx', 'cache_dir', 'download', 'mnist_dir',
            'load_mnist', 'train_val_split', 'one_hot', 'minibatches', 'make_moons', 'make_circles', 'make_spirals']
 
-# %% ../book/01_data.ipynb #a01b57c3
+# %% ../book/01_data.ipynb #98269595
 import gzip
 import hashlib
 import math
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../book/01_data.ipynb #2d71a588
+# %% ../book/01_data.ipynb #95d1eab9
 IDX_TYPES = {
     0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
     0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8"),
@@ -71,7 +71,7 @@ def read_idx(path) -> np.ndarray:
             raise ValueError(f"{path}: corrupt or truncated gzip data ({err})") from None
     return parse_idx(raw, name=str(path))
 
-# %% ../book/01_data.ipynb #4333a810
+# %% ../book/01_data.ipynb #089ee703
 MNIST_FILES = {
     "train-images": ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
     "train-labels": ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
@@ -184,7 +184,7 @@ def mnist_dir(download_missing: bool = True, *, progress: bool = True) -> Path:
                 + "\n".join(failures) + "\n" + _how_to_fix(folder, missing)) from None
     return folder
 
-# %% ../book/01_data.ipynb #b0eab78f
+# %% ../book/01_data.ipynb #ad3b9764
 def load_mnist(split: str = "train", *, data_dir=None, download: bool = True):
     """Load an MNIST split as `(X, y)`. Derived in Chapter 1 (Data).
 
@@ -214,7 +214,7 @@ def load_mnist(split: str = "train", *, data_dir=None, download: bool = True):
     X /= 255.0
     return X, labels.astype(np.int64)
 
-# %% ../book/01_data.ipynb #d5f191b7
+# %% ../book/01_data.ipynb #3fef8568
 def train_val_split(X, y, val_size=10_000, *, seed=0):
     """Split `(X, y)` into a training and a validation part, after a seeded shuffle. Derived in Chapter 1 (Data).
 
@@ -231,7 +231,7 @@ def train_val_split(X, y, val_size=10_000, *, seed=0):
     train, val = order[:-n_val], order[-n_val:]
     return X[train], X[val], y[train], y[val]
 
-# %% ../book/01_data.ipynb #564e53fc
+# %% ../book/01_data.ipynb #1179dd67
 def one_hot(y, num_classes: int = 10, dtype=np.float32) -> np.ndarray:
     """One-hot encode integer labels: Y[n, k] = 1 if y[n] == k else 0. Derived in Chapter 1 (Data).
 
@@ -247,23 +247,27 @@ def one_hot(y, num_classes: int = 10, dtype=np.float32) -> np.ndarray:
         raise ValueError(f"one_hot: label {bad} is out of range [0, {num_classes})")
     return np.eye(num_classes, dtype=dtype)[y]
 
-# %% ../book/01_data.ipynb #120c56f4
+# %% ../book/01_data.ipynb #b6e602ac
 def minibatches(X, y, batch_size: int, *, shuffle: bool = True, rng=None):
     """Yield `(X_batch, y_batch)` pairs covering every example once. Derived in Chapter 1 (Data).
 
-    With `shuffle=True` the order is a permutation drawn from `rng` (a `np.random.Generator`, or a seed);
-    the last batch may be smaller than `batch_size`.
+    With `shuffle=True` the order is a permutation drawn from `rng` (a `np.random.Generator`, or a seed) and each
+    batch is a copy; with `shuffle=False` batches are consecutive slices (views). The last batch may be smaller.
     """
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} examples but y has {len(y)}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    order = np.random.default_rng(rng).permutation(len(X)) if shuffle else np.arange(len(X))
+    if not shuffle:  # consecutive slices are views: no copying at all
+        for start in range(0, len(X), batch_size):
+            yield X[start:start + batch_size], y[start:start + batch_size]
+        return
+    order = np.random.default_rng(rng).permutation(len(X))
     for start in range(0, len(X), batch_size):
         idx = order[start:start + batch_size]
         yield X[idx], y[idx]
 
-# %% ../book/01_data.ipynb #acc35e57
+# %% ../book/01_data.ipynb #9627e389
 def _shuffled(X, y, rng):
     order = rng.permutation(len(X))
     return X[order].astype(np.float32), y[order].astype(np.int64)

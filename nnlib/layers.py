@@ -4,7 +4,7 @@
 __all__ = ['Layer', 'Dense', 'Activation', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Loss', 'MSELoss', 'CrossEntropy',
            'SoftmaxCrossEntropy']
 
-# %% ../book/05_backprop.ipynb #399daa24
+# %% ../book/05_backprop.ipynb #bbad73c2
 import numpy as np
 
 from .activations import relu, relu_grad, sigmoid, sigmoid_grad, softmax, softmax_vjp, tanh, tanh_grad
@@ -12,7 +12,7 @@ from .forward import dense_forward, init_dense
 from .losses import (cross_entropy, cross_entropy_grad, mse, mse_grad, softmax_cross_entropy,
                           softmax_cross_entropy_grad)
 
-# %% ../book/05_backprop.ipynb #e31154e8
+# %% ../book/05_backprop.ipynb #712a2af7
 class Layer:
     """Base class: `forward(X)` caches what `backward(grad)` needs. Derived in Chapter 5 (Backpropagation).
 
@@ -23,7 +23,7 @@ class Layer:
     def __init__(self, name: str = None):
         self.name = name or type(self).__name__
         self.params, self.grads = {}, {}
-        self._cache = None
+        self._cache, self._output_shape = None, None
 
     def __call__(self, X):
         return self.forward(X)
@@ -38,7 +38,7 @@ class Layer:
 
     def _cached(self, grad):
         "The forward cache, after checking that forward() ran and that `grad` has the output's shape."
-        if self._cache is None:
+        if self._output_shape is None:
             raise RuntimeError(f"{self.name}: backward() called before forward()")
         if grad.shape != self._output_shape:
             raise ValueError(f"{self.name}: backward() got a gradient of shape {grad.shape}, "
@@ -56,9 +56,12 @@ class Dense(Layer):
     def __init__(self, n_in: int, n_out: int, *, rng=None, init=None, dtype=np.float64, name: str = None):
         super().__init__(name or f"Dense({n_in}→{n_out})")
         rng = np.random.default_rng(rng)
-        W, b = init_dense(n_in, n_out, rng, dtype=dtype)
-        if init is not None:
-            W = np.asarray(init(n_in, n_out, rng), dtype=dtype)
+        if init is None:
+            W, b = init_dense(n_in, n_out, rng, dtype=dtype)
+        else:
+            W, b = np.asarray(init(n_in, n_out, rng), dtype=dtype), np.zeros(n_out, dtype=dtype)
+            if W.shape != (n_in, n_out):
+                raise ValueError(f"{self.name}: init returned weights of shape {W.shape}, expected {(n_in, n_out)}")
         self.params = {"W": W, "b": b}
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
 
@@ -115,7 +118,7 @@ class Softmax(Layer):
         P = self._cached(dP)
         return softmax_vjp(P, dP)
 
-# %% ../book/05_backprop.ipynb #d3a2f48c
+# %% ../book/05_backprop.ipynb #91c51ba3
 class Loss:
     """Base class for losses: `forward(outputs, targets)` → float, `backward()` → ∂L/∂outputs. Chapter 5."""
 
