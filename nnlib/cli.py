@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'mnist_like', 'read_image', 'build_model', 'train_command', 'main']
 
-# %% ../book/12_command_line.ipynb #c9950b38
+# %% ../book/12_command_line.ipynb #f2c700fb
 import argparse
 import sys
 import time
@@ -20,7 +20,7 @@ from .schedules import CosineDecay, ExponentialDecay, InverseTimeDecay, ReduceLR
 from .serialization import load_model, save_model
 from .training import ACTIVATIONS, SGD, Model
 
-# %% ../book/12_command_line.ipynb #3771b43c
+# %% ../book/12_command_line.ipynb #c19bdafe
 def mnist_like(image, *, threshold: float = 0.1) -> np.ndarray:
     """Preprocess a greyscale image (2-D array, any size) like MNIST digits; returns 784 floats in [0, 1].
     Derived in Chapter 12 (Command line).
@@ -70,7 +70,7 @@ def read_image(path) -> np.ndarray:
         raise ValueError(f"{path}: the image is {grey.shape[1]}×{grey.shape[0]} pixels; it must be at least 28×28")
     return grey * alpha + (1 - alpha)  # transparent pixels count as white paper
 
-# %% ../book/12_command_line.ipynb #6a4d5ee1
+# %% ../book/12_command_line.ipynb #b376442f
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Momentum, "rmsprop": RMSProp, "adam": Adam}
 "Optimisers by command-line name. Chapter 12."
 
@@ -109,7 +109,7 @@ def build_model(sizes, *, activation="relu", init="he", dropout=(), seed=0, dtyp
             model.add(Dropout(p))
     return model.dense(sizes[-1], None, init=initializer)
 
-# %% ../book/12_command_line.ipynb #4e848fb6
+# %% ../book/12_command_line.ipynb #c235415d
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="python -m nnlib", formatter_class=fmt,
@@ -118,18 +118,18 @@ def _parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", formatter_class=fmt, help="train a network on MNIST and save it",
                                 description="Train a feed-forward network on MNIST. The defaults are the setting of "
-                                            "Chapter 11 (784-400-100-10, ReLU, He, Adam 1e-3, cosine decay, dropout 0.2).")
+                                            "Chapter 11 (784-400-100-10, ReLU, He, Adam 2e-3, cosine decay, dropout 0.3).")
     net = train.add_argument_group("network")
     net.add_argument("--sizes", type=_ints, default=[784, 400, 100, 10], metavar="N,N,...",
                      help="layer widths, input first and classes last")
     net.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu", help="hidden-layer activation")
     net.add_argument("--init", choices=sorted(INITIALIZERS), default="he", help="weight initialisation (Chapter 7)")
-    net.add_argument("--dropout", type=_floats, default=[0.2, 0.2], metavar="P[,P...]",
+    net.add_argument("--dropout", type=_floats, default=[0.3, 0.3], metavar="P[,P...]",
                      help="dropout probability after each hidden layer (one value: all layers; 0: none)")
     net.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="floating-point precision")
     opt = train.add_argument_group("optimiser (Chapter 8)")
     opt.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="update rule")
-    opt.add_argument("--lr", type=float, default=1e-3, help="initial learning rate")
+    opt.add_argument("--lr", type=float, default=2e-3, help="initial learning rate")
     opt.add_argument("--momentum", type=float, default=0.9, help="momentum / nesterov: μ")
     opt.add_argument("--beta1", type=float, default=0.9, help="adam: β1")
     opt.add_argument("--beta2", type=float, default=0.999, help="adam: β2")

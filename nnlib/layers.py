@@ -4,7 +4,7 @@
 __all__ = ['Layer', 'Dense', 'Activation', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Loss', 'MSELoss', 'CrossEntropy',
            'SoftmaxCrossEntropy']
 
-# %% ../book/05_backprop.ipynb #bbad73c2
+# %% ../book/05_backprop.ipynb #0050687b
 import numpy as np
 
 from .activations import relu, relu_grad, sigmoid, sigmoid_grad, softmax, softmax_vjp, tanh, tanh_grad
@@ -12,7 +12,7 @@ from .forward import dense_forward, init_dense
 from .losses import (cross_entropy, cross_entropy_grad, mse, mse_grad, softmax_cross_entropy,
                           softmax_cross_entropy_grad)
 
-# %% ../book/05_backprop.ipynb #712a2af7
+# %% ../book/05_backprop.ipynb #40e28203
 class Layer:
     """Base class: `forward(X)` caches what `backward(grad)` needs. Derived in Chapter 5 (Backpropagation).
 
@@ -51,6 +51,7 @@ class Dense(Layer):
 
     Backward, with δ = ∂L/∂Z: ∂L/∂W = Xᵀ δ, ∂L/∂b = Σ_n δ_n (column sums), ∂L/∂X = δ Wᵀ.
     `init(n_in, n_out, rng)` returns the initial weights (default: N(0, 0.01²), see Chapter 7); biases start at 0.
+    Set `input_grad = False` on a first layer, whose input (the data) needs no gradient: backward then returns None.
     """
 
     def __init__(self, n_in: int, n_out: int, *, rng=None, init=None, dtype=np.float64, name: str = None):
@@ -64,6 +65,7 @@ class Dense(Layer):
                 raise ValueError(f"{self.name}: init returned weights of shape {W.shape}, expected {(n_in, n_out)}")
         self.params = {"W": W, "b": b}
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        self.input_grad = True
 
     def forward(self, X):
         return self._remember(X, dense_forward(X, self.params["W"], self.params["b"], layer=self.name))
@@ -72,6 +74,8 @@ class Dense(Layer):
         X = self._cached(dZ)
         self.grads["W"] = X.T @ dZ            # BP3
         self.grads["b"] = dZ.sum(axis=0)      # BP4
+        if not self.input_grad:               # first layer: nobody needs ∂L/∂X
+            return None
         return dZ @ self.params["W"].T        # ∂L/∂X, the input of BP2 for the layer below
 
 
@@ -118,7 +122,7 @@ class Softmax(Layer):
         P = self._cached(dP)
         return softmax_vjp(P, dP)
 
-# %% ../book/05_backprop.ipynb #91c51ba3
+# %% ../book/05_backprop.ipynb #554b8d3a
 class Loss:
     """Base class for losses: `forward(outputs, targets)` → float, `backward()` → ∂L/∂outputs. Chapter 5."""
 

@@ -3,14 +3,14 @@
 # %% auto #0
 __all__ = ['Schedule', 'StepDecay', 'ExponentialDecay', 'InverseTimeDecay', 'CosineDecay', 'ReduceLROnPlateau']
 
-# %% ../book/10_schedules.ipynb #adfc4cf5
+# %% ../book/10_schedules.ipynb #e1dc344b
 import math
 
 import numpy as np
 
 from .training import Callback
 
-# %% ../book/10_schedules.ipynb #e3e70d9a
+# %% ../book/10_schedules.ipynb #b1b4a1ae
 class Schedule(Callback):
     """Base class for epoch-based learning-rate schedules: sets optimizer.lr = lr_at(epoch) before each epoch.
     Derived in Chapter 10 (Schedules). `initial_lr` is the optimiser's learning rate when training starts."""

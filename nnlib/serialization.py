@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['FORMAT', 'VERSION', 'LAYER_TYPES', 'LOSS_TYPES', 'save_model', 'load_model']
 
-# %% ../book/11_mnist.ipynb #e8000c9f
+# %% ../book/11_mnist.ipynb #24c83b92
 import json
 import os
 import tempfile
@@ -16,7 +16,7 @@ from .layers import Dense, ReLU, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh, MS
 from .regularization import Dropout
 from .training import Model
 
-# %% ../book/11_mnist.ipynb #f134c67c
+# %% ../book/11_mnist.ipynb #d5586011
 FORMAT, VERSION = "nnlib-model", 1
 "The model file format name and version, stored in its metadata. Chapter 11."
 

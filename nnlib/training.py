@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'Optimizer', 'SGD', 'Callback', 'Model']
 
-# %% ../book/06_training.ipynb #57a60bb6
+# %% ../book/06_training.ipynb #5d8a2f2f
 import sys
 import warnings
 
@@ -16,7 +16,7 @@ from .layers import Dense, Layer, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh
 from .losses import softmax_cross_entropy
 from .activations import softmax
 
-# %% ../book/06_training.ipynb #9f8b0751
+# %% ../book/06_training.ipynb #e862096a
 class Optimizer:
     """Base class: `step(params, grads)` updates every parameter array in place. Derived in Chapter 6 (Training).
 
@@ -48,7 +48,7 @@ class SGD(Optimizer):
     def update(self, i, param, grad):
         param -= self.lr * grad
 
-# %% ../book/06_training.ipynb #abf37c1d
+# %% ../book/06_training.ipynb #cff467ba
 class Callback:
     """Hooks that `Model.fit` calls during training; override the ones you need. Derived in Chapter 6 (Training)."""
 
@@ -59,7 +59,7 @@ class Callback:
     def on_epoch_end(self, model, epoch: int, logs: dict): return False
     def on_train_end(self, model): pass
 
-# %% ../book/06_training.ipynb #9b86cd6d
+# %% ../book/06_training.ipynb #98d552b6
 ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 "Activation layers by name, for `Model.dense`. Chapter 6."
 
@@ -94,6 +94,7 @@ class Model:
             for name in layer.params:
                 layer.params[name] = layer.params[name].astype(self.dtype)
             self.n_outputs = n_out
+            layer.input_grad = position > 1  # the first layer's input is the data: no gradient needed
         if getattr(layer, "rng", False) is None:  # e.g. dropout: give it a stream derived from the model's seed
             layer.rng = np.random.default_rng(self.rng.integers(2**63))
         layer.name = f"layer {position} ({layer.name})"
