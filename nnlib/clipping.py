@@ -3,12 +3,12 @@
 # %% auto #0
 __all__ = ['ClipByValue', 'ClipByGlobalNorm']
 
-# %% ../book/10b_clipping.ipynb #c9227dca
+# %% ../book/10b_clipping.ipynb #c3fc22fa
 import numpy as np
 
 from .training import Callback
 
-# %% ../book/10b_clipping.ipynb #d956b3b4
+# %% ../book/10b_clipping.ipynb #027305f7
 class ClipByValue(Callback):
     """Clip every gradient entry to [−limit, limit], in place, before each step. Chapter 10 (Gradient clipping)."""
 
