@@ -13,7 +13,6 @@ from tqdm.std import tqdm
 
 from .data import minibatches
 from .layers import Dense, Layer, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh
-from .losses import softmax_cross_entropy
 from .activations import softmax
 
 # %% ../book/06_training.ipynb #e862096a

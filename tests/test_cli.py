@@ -8,7 +8,6 @@ import pytest
 from PIL import Image
 
 from nnlib.cli import build_model, main, mnist_like, read_image
-from nnlib.serialization import load_model, save_model
 
 
 def test_mnist_like_centres_by_mass_and_scales_to_20():

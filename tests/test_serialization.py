@@ -10,7 +10,7 @@ import pytest
 
 import nnlib.serialization as serialization
 from nnlib.init import he_normal
-from nnlib.layers import Dense, ReLU, Sigmoid
+from nnlib.layers import Dense, ReLU
 from nnlib.regularization import Dropout
 from nnlib.serialization import load_model, save_model
 from nnlib.training import Model

@@ -1,5 +1,4 @@
 """Chapters 6-10: the Model, optimisers, regularisation, schedules and clipping."""
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -9,7 +8,7 @@ from nnlib.clipping import ClipByGlobalNorm, ClipByValue
 from nnlib.data import make_moons
 from nnlib.gradcheck import check_layer, numerical_gradient, relative_error
 from nnlib.init import INITIALIZERS, get_initializer, he_normal, he_uniform, uniform, xavier_normal, xavier_uniform
-from nnlib.layers import Dense, ReLU
+from nnlib.layers import Dense
 from nnlib.optimizers import Adam, Momentum, RMSProp
 from nnlib.regularization import Dropout, EarlyStopping, L2
 from nnlib.schedules import CosineDecay, ExponentialDecay, InverseTimeDecay, ReduceLROnPlateau, StepDecay
