@@ -1,6 +1,7 @@
 # Build the book and run the tests from a fresh clone:
 #   make book    create .venv (if needed), install requirements.txt + nnlib, build the HTML book
 #   make test    create .venv (if needed), install requirements-dev.txt + nnlib, run pytest
+#   make bench   install requirements-bench.txt (PyTorch, scikit-learn) into .venv and run the speed comparison
 #   make clean   remove the build output and the virtual environment
 # Override the interpreter used to create the venv with e.g. `make book PYTHON=python3.11`.
 
@@ -14,7 +15,7 @@ BUILD  := _build
 JB_FLAGS ?= -W --keep-going --all
 
 .DEFAULT_GOAL := book
-.PHONY: book test clean
+.PHONY: book test bench clean
 
 # The venv itself (its bundled pip handles editable installs from pyproject.toml).
 $(BIN)/python:
@@ -29,6 +30,10 @@ $(VENV)/.stamp-dev: requirements.txt requirements-dev.txt pyproject.toml | $(BIN
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e .
 	touch $@ $(VENV)/.stamp-book
 
+$(VENV)/.stamp-bench: requirements.txt requirements-bench.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt -e .
+	touch $@ $(VENV)/.stamp-book
+
 book: $(VENV)/.stamp-book
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo
@@ -38,6 +43,9 @@ book: $(VENV)/.stamp-book
 
 test: $(VENV)/.stamp-dev
 	$(BIN)/python -m pytest
+
+bench: $(VENV)/.stamp-bench
+	$(BIN)/python benchmarks/compare.py
 
 clean:
 	rm -rf $(BUILD) $(VENV)

@@ -1,4 +1,4 @@
-"""`python -m nnlib`: the command line of Chapter 12 (the code is in nnlib/cli.py, exported from that chapter)."""
+"""`python -m nnlib`: the command line of Chapter 13 (the code is in nnlib/cli.py, exported from that chapter)."""
 import sys
 
 from nnlib.cli import main

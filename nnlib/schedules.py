@@ -3,14 +3,14 @@
 # %% auto #0
 __all__ = ['Schedule', 'StepDecay', 'ExponentialDecay', 'InverseTimeDecay', 'CosineDecay', 'ReduceLROnPlateau']
 
-# %% ../book/10_schedules.ipynb #6ed4319c
+# %% ../book/10_schedules.ipynb #85d6c4dc
 import math
 
 import numpy as np
 
 from .training import Callback
 
-# %% ../book/10_schedules.ipynb #af8e2fc8
+# %% ../book/10_schedules.ipynb #5be3deff
 class Schedule(Callback):
     """Base class for epoch-based learning-rate schedules: sets optimizer.lr = lr_at(epoch) before each epoch.
     Derived in Chapter 10 (Schedules). `initial_lr` is the optimiser's learning rate when training starts."""

@@ -1,4 +1,4 @@
-"""The command line (Chapter 12) and MNIST-style preprocessing."""
+"""The command line (Chapter 13) and MNIST-style preprocessing."""
 import os
 import subprocess
 import sys

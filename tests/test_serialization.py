@@ -1,4 +1,4 @@
-"""Model files (Chapter 11): round trip, atomic writes, and refusal of tampered files."""
+"""Model files (Chapter 12): round trip, atomic writes, and refusal of tampered files."""
 import json
 import os
 import subprocess
