@@ -3,18 +3,17 @@
 # %% auto #0
 __all__ = ['matmul_floor', 'FastAdam', 'FusedBlock', 'fused_blocks', 'FastModel']
 
-# %% ../book/11_fast.ipynb #f71537f9
+# %% ../book/11_fast.ipynb #f5059cc7
 import time
 
 import numpy as np
 
 from .layers import Dense, ReLU, SoftmaxCrossEntropy
-from .losses import _targets
 from .optimizers import Adam
 from .regularization import Dropout
 from .training import Model, count_correct
 
-# %% ../book/11_fast.ipynb #022e7dbc
+# %% ../book/11_fast.ipynb #aa24d40e
 def matmul_floor(X, sizes, batch_size: int = 256, seed: int = 0) -> float:
     """Seconds for one epoch over X of only the matrix products of a network with layer widths `sizes`: per batch,
     Z = A W for each layer, then Aᵀ δ for each layer and δ Wᵀ for all but the first. Chapter 11 (Making it fast).
@@ -39,7 +38,7 @@ def matmul_floor(X, sizes, batch_size: int = 256, seed: int = 0) -> float:
                 np.matmul(D[layer][:n], W[layer].T, out=D[layer - 1][:n])
     return time.perf_counter() - start
 
-# %% ../book/11_fast.ipynb #c839fa8a
+# %% ../book/11_fast.ipynb #6677a4c8
 class FastAdam(Adam):
     """Adam (Chapter 8) without temporary arrays: every operation writes into preallocated buffers. Chapter 11.
 
@@ -67,7 +66,7 @@ class FastAdam(Adam):
         a /= b
         param -= a                                         # θ ← θ − η m̂ / (√v̂ + ε)
 
-# %% ../book/11_fast.ipynb #74b618e9
+# %% ../book/11_fast.ipynb #5e4f6220
 class FusedBlock:
     """Dense, then optionally ReLU, then optionally Dropout, computed in place in preallocated buffers. Chapter 11.
 
@@ -127,11 +126,11 @@ class FusedBlock:
         np.matmul(delta, self.dense.params["W"].T, out=delta_below)
         return below.backward_activation(delta_below)
 
-# %% ../book/11_fast.ipynb #53a2de82
+# %% ../book/11_fast.ipynb #64e65573
 def fused_blocks(model, batch_size: int):
     """Group the layers into `FusedBlock`s (Dense [ReLU] [Dropout], …, Dense), or return None if the network does
     not have that shape or its loss is not `SoftmaxCrossEntropy`. Chapter 11."""
-    if type(model.loss) is not SoftmaxCrossEntropy:
+    if not model.layers or type(model.loss) is not SoftmaxCrossEntropy:
         return None
     blocks, layers = [], list(model.layers)
     while layers:
@@ -149,7 +148,7 @@ def fused_blocks(model, batch_size: int):
 
 
 
-# %% ../book/11_fast.ipynb #d625fa68
+# %% ../book/11_fast.ipynb #70ddb3ff
 class FastModel(Model):
     """A `Model` (Chapter 6) with a fast training step. Derived in Chapter 11 (Making it fast).
 
@@ -160,11 +159,9 @@ class FastModel(Model):
     """
 
     def fit(self, X, y, *, batch_size: int = 256, **kwargs):
-        X, y = self._check_inputs(X, y)
-        self._blocks = fused_blocks(self, min(batch_size, len(X))) if batch_size >= 1 else None
+        # Model.fit checks X and y before any batch; the buffers only need to hold one batch
+        self._blocks = fused_blocks(self, max(1, min(batch_size, len(X)))) if batch_size >= 1 else None
         if self._blocks is not None:
-            if y.ndim == 1:  # Chapter 4's label checks, once for the whole set instead of once per batch
-                _targets(y, (len(y), self.n_outputs), "FastModel.fit")
             for block in self._blocks:  # gradient arrays that the blocks fill in place
                 block.dense.grads = {name: np.zeros_like(p) for name, p in block.dense.params.items()}
         return super().fit(X, y, batch_size=batch_size, **kwargs)

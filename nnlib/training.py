@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'Optimizer', 'SGD', 'Callback', 'count_correct', 'Model']
 
-# %% ../book/06_training.ipynb #a50ff81f
+# %% ../book/06_training.ipynb #78bf0ba1
 import sys
 import warnings
 
@@ -15,7 +15,7 @@ from .data import minibatches
 from .layers import Dense, Layer, ReLU, Sigmoid, SoftmaxCrossEntropy, Tanh
 from .activations import softmax
 
-# %% ../book/06_training.ipynb #f8974908
+# %% ../book/06_training.ipynb #96bdd748
 class Optimizer:
     """Base class: `step(params, grads)` updates every parameter array in place. Derived in Chapter 6 (Training).
 
@@ -47,7 +47,7 @@ class SGD(Optimizer):
     def update(self, i, param, grad):
         param -= self.lr * grad
 
-# %% ../book/06_training.ipynb #853a77be
+# %% ../book/06_training.ipynb #4d8a8d7f
 class Callback:
     """Hooks that `Model.fit` calls during training; override the ones you need. Derived in Chapter 6 (Training)."""
 
@@ -58,7 +58,7 @@ class Callback:
     def on_epoch_end(self, model, epoch: int, logs: dict): return False
     def on_train_end(self, model): pass
 
-# %% ../book/06_training.ipynb #3f5f2f97
+# %% ../book/06_training.ipynb #351c02c5
 ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 "Activation layers by name, for `Model.dense`. Chapter 6."
 
@@ -162,24 +162,49 @@ class Model:
         return grad
 
     def _check_inputs(self, X, y=None):
+        """X as a (N, n_inputs) array of the model's dtype, and y checked against the outputs; or a ValueError /
+        TypeError that names the layer concerned, says what was expected and what came, and how to fix it."""
         if not self.layers:
             raise ValueError("the model has no layers: add some with model.dense(...) or model.add(...)")
-        X = np.asarray(X)
+        X, first = np.asarray(X), self.layers[0].name
+        if X.ndim == 1 and len(X) == self.n_inputs:
+            raise ValueError(f"{first} expects a batch of shape (N, {self.n_inputs}), got one example of shape "
+                             f"{X.shape}; use X[None, :] for a batch of one")
         if X.ndim != 2 or X.shape[1] != self.n_inputs:
-            raise ValueError(f"inputs must have shape (N, {self.n_inputs}), got shape {X.shape}")
+            hint = ("; flatten images with X.reshape(len(X), -1)" if X.ndim > 2 and
+                    int(np.prod(X.shape[1:])) == self.n_inputs else "")
+            raise ValueError(f"{first} expects inputs of shape (N, {self.n_inputs}), got shape {X.shape}{hint}")
         if not np.issubdtype(X.dtype, np.floating):
             raise TypeError(f"inputs must be floating point, got {X.dtype}; for images, use X.astype(np.float32) / 255")
         if len(X) == 0:
-            raise ValueError("got an empty batch (0 examples)")
+            raise ValueError(f"got an empty batch: inputs of shape {X.shape}; pass at least one example")
         X = X.astype(self.dtype, copy=False)
         if not np.isfinite(X).all():
-            raise ValueError("inputs contain NaN or infinity")
+            bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+            raise ValueError(f"inputs contain NaN or infinity in {len(bad)} of {len(X)} rows (the first is row "
+                             f"{bad[0]}); remove those rows or replace the values, e.g. with np.nan_to_num")
         if y is None:
             return X
-        y = np.asarray(y)
-        if y.shape[:1] != (len(X),):
-            raise ValueError(f"{len(X)} inputs but labels of shape {y.shape}")
-        return X, y
+        return X, self._check_labels(y, len(X))
+
+    def _check_labels(self, y, n: int):
+        "Labels (n,) in [0, n_outputs) or targets (n, n_outputs), checked once before any batch is used."
+        y, last, k = np.asarray(y), self.layers[-1].name, self.n_outputs
+        if y.shape[:1] != (n,):
+            raise ValueError(f"{n} inputs but labels of shape {y.shape}: pass one label (or one target row) per example")
+        if y.ndim == 1:
+            if not np.issubdtype(y.dtype, np.integer):
+                raise TypeError(f"class labels must be integers, got dtype {y.dtype}; use y.astype(np.int64) "
+                                "if they are whole numbers, or one-hot targets of shape (N, K)")
+            if y.min() < 0 or y.max() >= k:
+                raise ValueError(f"the model outputs {k} classes (its last layer is {last}), so labels must be in "
+                                 f"[0, {k}); got values from {y.min()} to {y.max()}")
+        elif y.ndim != 2 or y.shape[1] != k:
+            raise ValueError(f"targets of shape {y.shape} do not fit the model's {k} outputs (its last layer is "
+                             f"{last}); pass labels of shape ({n},) or targets of shape ({n}, {k})")
+        elif not np.isfinite(y).all():
+            raise ValueError("targets contain NaN or infinity")
+        return y
 
     def predict_proba(self, X, *, batch_size: int = 2048):
         """Class probabilities softmax(logits), shape (N, K), in evaluation mode."""
