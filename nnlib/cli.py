@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'mnist_like', 'read_image', 'build_model', 'train_command', 'main']
 
-# %% ../book/13_command_line.ipynb #c9d34646
+# %% ../book/13_command_line.ipynb #66d18c92
 import argparse
 import sys
 import time
@@ -18,10 +18,10 @@ from .layers import Dense
 from .optimizers import Momentum, RMSProp
 from .regularization import Dropout, EarlyStopping, L2
 from .schedules import CosineDecay, ExponentialDecay, InverseTimeDecay, ReduceLROnPlateau, StepDecay
-from .serialization import load_model, save_model
+from .serialization import Checkpoint, load_model, save_model
 from .training import ACTIVATIONS, SGD, Model
 
-# %% ../book/13_command_line.ipynb #99f74f73
+# %% ../book/13_command_line.ipynb #1d8814cf
 def mnist_like(image, *, threshold: float = 0.1) -> np.ndarray:
     """Preprocess a greyscale image (2-D array, any size) like MNIST digits; returns 784 floats in [0, 1].
     Derived in Chapter 13 (Command line).
@@ -71,7 +71,7 @@ def read_image(path) -> np.ndarray:
         raise ValueError(f"{path}: the image is {grey.shape[1]}×{grey.shape[0]} pixels; it must be at least 28×28")
     return grey * alpha + (1 - alpha)  # transparent pixels count as white paper
 
-# %% ../book/13_command_line.ipynb #caac39d5
+# %% ../book/13_command_line.ipynb #f5934082
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Momentum, "rmsprop": RMSProp, "adam": FastAdam}
 "Optimisers by command-line name. Chapter 13."
 
@@ -110,7 +110,7 @@ def build_model(sizes, *, activation="relu", init="he", dropout=(), seed=0, dtyp
             model.add(Dropout(p))
     return model.dense(sizes[-1], None, init=initializer)
 
-# %% ../book/13_command_line.ipynb #8f54b5c7
+# %% ../book/13_command_line.ipynb #6b5da506
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="python -m nnlib", formatter_class=fmt,
@@ -153,6 +153,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--validation", type=int, default=0, help="training images held out for validation (0: none)")
     run.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling and dropout")
     run.add_argument("--output", default="mnist.npz", help="where to save the trained model (.npz)")
+    run.add_argument("--checkpoint", default=None, metavar="PATH",
+                     help="also save the best model so far to PATH after every epoch that improves it "
+                          "(validation loss with --validation, else training loss)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     evaluate = commands.add_parser("evaluate", formatter_class=fmt, help="test accuracy of a saved model")
@@ -188,6 +191,8 @@ def _callbacks(args, has_validation):
         callbacks.append(schedule[args.schedule]())
     if args.early_stopping:
         callbacks.append(EarlyStopping(args.early_stopping))
+    if args.checkpoint:
+        callbacks.append(Checkpoint(args.checkpoint, monitor="val_loss" if has_validation else "loss"))
     return callbacks
 
 

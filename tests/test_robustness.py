@@ -2,6 +2,8 @@
 hold for any inputs hypothesis can find (issue 7)."""
 import gzip
 import struct
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -17,8 +19,8 @@ from nnlib.gradcheck import check_layer, check_loss
 from nnlib.layers import CrossEntropy, Dense, MSELoss, ReLU, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh
 from nnlib.losses import softmax_cross_entropy
 from nnlib.regularization import Dropout
-from nnlib.serialization import load_model, save_model
-from nnlib.training import SGD, Model
+from nnlib.serialization import Checkpoint, load_model, save_model
+from nnlib.training import SGD, Callback, Model
 
 rng0 = np.random.default_rng(0)
 X5 = rng0.random((5, 784), dtype=np.float32)
@@ -280,3 +282,71 @@ def test_every_layer_passes_the_gradient_check(batch, n_in, n_out, seed):
     assert check_loss(CrossEntropy(), softmax(rng.normal(size=(batch, n_out))), labels) < 1e-6
     assert check_loss(MSELoss(), rng.normal(size=(batch, n_out)), rng.normal(size=(batch, n_out))) < 1e-6
 
+
+
+# --- interruptions and checkpoints -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cls", [Model, FastModel])
+def test_ctrl_c_mid_epoch_returns_the_history_so_far_and_the_best_weights(cls):
+    X, y = rng0.random((200, 784), dtype=np.float32), rng0.integers(0, 10, 200)
+
+    class CtrlC(Callback):
+        "Presses Ctrl-C in the middle of epoch 3, after some of its steps were taken."
+        def on_train_begin(self, model):
+            self.steps, self.weights = 0, {}
+        def on_gradients(self, model):
+            self.steps += 1
+            if self.steps == 2 * 7 + 3:  # 7 batches per epoch
+                raise KeyboardInterrupt
+        def on_epoch_end(self, model, epoch, logs):
+            self.weights[epoch] = (logs["loss"], model.get_weights())
+
+    ctrl_c = CtrlC()
+    model = small_model(cls)
+    with pytest.warns(RuntimeWarning, match="interrupted during epoch 3"):
+        history = model.fit(X, y, epochs=10, batch_size=32, optimizer=SGD(0.05), callbacks=[ctrl_c], verbose=False)
+    assert list(history.index) == [1, 2]
+    best_epoch = min(ctrl_c.weights, key=lambda e: ctrl_c.weights[e][0])
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), ctrl_c.weights[best_epoch][1]))
+
+
+def test_checkpoint_saves_only_improvements(tmp_path):
+    X, y = rng0.random((200, 784), dtype=np.float32), rng0.integers(0, 10, 200)
+    path = tmp_path / "best.npz"
+    checkpoint = Checkpoint(path, monitor="val_accuracy")
+    model = small_model(FastModel)
+    history = model.fit(X, y, epochs=6, batch_size=32, optimizer=SGD(0.05), validation_data=(X[:50], y[:50]),
+                        callbacks=[checkpoint], verbose=False)
+    best = history["val_accuracy"].cummax()
+    improved = [e for e in history.index if e == 1 or best[e] > best[e - 1]]
+    assert checkpoint.saved_epochs == improved
+    assert load_model(path).evaluate(X[:50], y[:50])["accuracy"] == pytest.approx(history["val_accuracy"].max())
+    with pytest.raises(KeyError, match="no 'val_loss' in the history.*validation_data"):
+        small_model().fit(X, y, epochs=1, callbacks=[Checkpoint(path, monitor="val_loss")], verbose=False)
+
+
+def test_killed_during_training_the_checkpoint_is_a_complete_model(tmp_path):
+    """Kill a real training process at an arbitrary moment: the checkpoint on disk loads, whole."""
+    path = tmp_path / "checkpoint.npz"
+    script = ("import numpy as np\n"
+              "from nnlib.fast import FastAdam, FastModel\n"
+              "from nnlib.serialization import Checkpoint\n"
+              "from nnlib.training import Callback\n"
+              "class Ready(Callback):\n"
+              "    def on_epoch_end(self, model, epoch, logs):\n"
+              "        print(epoch, flush=True)\n"
+              "rng = np.random.default_rng(0)\n"
+              "X, y = rng.random((512, 784), dtype=np.float32), rng.integers(0, 10, 512)\n"
+              "m = FastModel(784, seed=0).dense(400).dense(100).dense(10, None)\n"
+              f"m.fit(X, y, epochs=100000, batch_size=64, optimizer=FastAdam(1e-4),\n"
+              f"      callbacks=[Checkpoint({str(path)!r}), Ready()], verbose=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "1"  # the first checkpoint is written
+        time.sleep(1.5)                                # then somewhere in the middle of later epochs and saves
+    finally:
+        proc.kill()
+        proc.wait()
+    model = load_model(path)
+    assert model.count_params() == 784 * 400 + 400 + 400 * 100 + 100 + 100 * 10 + 10
+    # nothing else but, at most, the temporary file of the save that was cut short
+    assert all(p.name == "checkpoint.npz" or p.name.startswith(".checkpoint.npz.") for p in tmp_path.iterdir())
