@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['matmul_floor', 'FastAdam', 'FusedBlock', 'fused_blocks', 'FastModel']
 
-# %% ../book/11_fast.ipynb #f5059cc7
+# %% ../book/11_fast.ipynb #42a58e74
 import time
 
 import numpy as np
@@ -13,7 +13,7 @@ from .optimizers import Adam
 from .regularization import Dropout
 from .training import Model, count_correct
 
-# %% ../book/11_fast.ipynb #aa24d40e
+# %% ../book/11_fast.ipynb #86722894
 def matmul_floor(X, sizes, batch_size: int = 256, seed: int = 0) -> float:
     """Seconds for one epoch over X of only the matrix products of a network with layer widths `sizes`: per batch,
     Z = A W for each layer, then Aᵀ δ for each layer and δ Wᵀ for all but the first. Chapter 11 (Making it fast).
@@ -38,7 +38,7 @@ def matmul_floor(X, sizes, batch_size: int = 256, seed: int = 0) -> float:
                 np.matmul(D[layer][:n], W[layer].T, out=D[layer - 1][:n])
     return time.perf_counter() - start
 
-# %% ../book/11_fast.ipynb #6677a4c8
+# %% ../book/11_fast.ipynb #8cf9ccf8
 class FastAdam(Adam):
     """Adam (Chapter 8) without temporary arrays: every operation writes into preallocated buffers. Chapter 11.
 
@@ -66,7 +66,7 @@ class FastAdam(Adam):
         a /= b
         param -= a                                         # θ ← θ − η m̂ / (√v̂ + ε)
 
-# %% ../book/11_fast.ipynb #5e4f6220
+# %% ../book/11_fast.ipynb #45d270a3
 class FusedBlock:
     """Dense, then optionally ReLU, then optionally Dropout, computed in place in preallocated buffers. Chapter 11.
 
@@ -126,7 +126,7 @@ class FusedBlock:
         np.matmul(delta, self.dense.params["W"].T, out=delta_below)
         return below.backward_activation(delta_below)
 
-# %% ../book/11_fast.ipynb #64e65573
+# %% ../book/11_fast.ipynb #71251852
 def fused_blocks(model, batch_size: int):
     """Group the layers into `FusedBlock`s (Dense [ReLU] [Dropout], …, Dense), or return None if the network does
     not have that shape or its loss is not `SoftmaxCrossEntropy`. Chapter 11."""
@@ -148,7 +148,7 @@ def fused_blocks(model, batch_size: int):
 
 
 
-# %% ../book/11_fast.ipynb #70ddb3ff
+# %% ../book/11_fast.ipynb #ad269db8
 class FastModel(Model):
     """A `Model` (Chapter 6) with a fast training step. Derived in Chapter 11 (Making it fast).
 
