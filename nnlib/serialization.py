@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['FORMAT', 'VERSION', 'LAYER_TYPES', 'LOSS_TYPES', 'save_model', 'load_model', 'Checkpoint']
 
-# %% ../book/12_mnist.ipynb #1ed9b251
+# %% ../book/12_mnist.ipynb #18c31b35
 import json
 import os
 import tempfile
@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from .layers import Dense, ReLU, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh, MSELoss, CrossEntropy
-from .regularization import Dropout
+from .regularization import Dropout, monitored
 from .training import Callback, Model
 
-# %% ../book/12_mnist.ipynb #f7f3098d
+# %% ../book/12_mnist.ipynb #52e7ff9b
 FORMAT, VERSION = "nnlib-model", 1
 "The model file format name and version, stored in its metadata. Chapter 12."
 
@@ -141,7 +141,7 @@ def load_model(path) -> Model:
         raise bad(f"unexpected arrays {sorted(extra)}")
     return model
 
-# %% ../book/12_mnist.ipynb #b57f5084
+# %% ../book/12_mnist.ipynb #9d4729f4
 class Checkpoint(Callback):
     """Save the model to `path` after every epoch in which `monitor` improved (atomically, with `save_model`), so that
     the file always holds the best model so far. Derived in Chapter 12 (MNIST).
@@ -152,17 +152,14 @@ class Checkpoint(Callback):
 
     def __init__(self, path, monitor: str = "loss"):
         self.path, self.monitor = Path(path), monitor
-        self.sign = -1 if "acc" in monitor else 1  # compare sign * value: lower is better
 
     def on_train_begin(self, model):
         self.best, self.saved_epochs = np.inf, []
 
     def on_epoch_end(self, model, epoch, logs):
-        if self.monitor not in logs:
-            raise KeyError(f"Checkpoint: no {self.monitor!r} in the history (columns: {', '.join(logs)}); "
-                           "pass validation_data to fit() to monitor validation metrics")
-        if self.sign * logs[self.monitor] < self.best:
-            self.best = self.sign * logs[self.monitor]
+        value = monitored(logs, self.monitor, "Checkpoint")  # Chapter 9: signed so that lower is better
+        if value < self.best:
+            self.best = value
             save_model(model, self.path)
             self.saved_epochs.append(epoch)
         return False
