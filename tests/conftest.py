@@ -81,3 +81,50 @@ def closed_port_url():
     port = s.getsockname()[1]
     s.close()
     return f"http://127.0.0.1:{port}/"
+
+
+# --- The built book, served locally, and a headless browser (test_book_build.py, test_browser.py, test_demo.py) ---
+
+@pytest.fixture(scope="session")
+def built_html(tmp_path_factory):
+    """The book's HTML, built once per session with warnings as errors and every notebook executed.
+
+    NNLIB_SKIP_BOOK_BUILD=1 skips the tests that need it; NNLIB_BOOK_HTML=path/to/_build/html reuses
+    an existing build (quick local iterations only: CI always builds).
+    """
+    import os
+    from book_site import build_book
+
+    if os.environ.get("NNLIB_SKIP_BOOK_BUILD") == "1":
+        pytest.skip("NNLIB_SKIP_BOOK_BUILD=1")
+    existing = os.environ.get("NNLIB_BOOK_HTML")
+    if existing:
+        return Path(existing).resolve()
+    return build_book(tmp_path_factory.mktemp("book_build"))
+
+
+@pytest.fixture(scope="session")
+def site_url(built_html):
+    """Base URL of a local HTTP server over the built HTML (pages fetch assets, so file:// will not do)."""
+    from book_site import serve
+
+    server, url = serve(built_html)
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (never a downloaded browser)."""
+    from book_site import CHROMIUM, CHROMIUM_ARGS
+
+    from playwright import sync_api  # requirements-dev.txt; a missing package must fail, not skip
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium), "
+                    "as .ci/run does, or point NNLIB_CHROMIUM at a Chromium binary", pytrace=False)
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
+        yield chromium
+        chromium.close()

@@ -5,102 +5,28 @@ error; notebooks are executed), into a temporary `--path-output`, so the working
 is left alone. Then the HTML is checked: one page per `_toc.yml` entry, MathJax served from the
 site's own `_static/mathjax/` (never a CDN) with its fonts present, and math actually marked up.
 
-Set NNLIB_SKIP_BOOK_BUILD=1 to skip this (slow) test during quick local iterations.
+The build itself is the session fixture `built_html` (tests/conftest.py, tests/book_site.py), shared with
+the browser tests. Set NNLIB_SKIP_BOOK_BUILD=1 to skip everything that needs it, or NNLIB_BOOK_HTML=path/to/html
+to check an existing build during quick local iterations.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
+from book_site import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD_TIMEOUT = 3600  # seconds for the whole build (notebooks run with a 600 s cell timeout)
 MATHJAX_COMPONENT = "_static/mathjax/tex-mml-chtml.js"
 FONTS_DIR = "output/chtml/fonts/woff-v2"  # relative to MathJax's root (the script's directory)
 CDN_RE = re.compile(r"cdn\.jsdelivr|https?://[^\"'\s>]*mathjax", re.IGNORECASE)
 SCRIPT_SRC_RE = re.compile(r"<script\b[^>]*\bsrc=\"([^\"]*)\"", re.IGNORECASE)
-ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
-PROBLEM_RE = re.compile(r"WARNING|ERROR|CRITICAL|Error:|Traceback")
-NOISE_RE = re.compile(r"IPKernelApp\] WARNING|WARNING: Location '")
 # What Sphinx emits for math: \( \) inline, \[ \] display, inside spans/divs of class "math".
 MATH_RE = re.compile(r'class="math notranslate nohighlight"|\\\(|\\\[')
-
-pytestmark = pytest.mark.skipif(
-    os.environ.get("NNLIB_SKIP_BOOK_BUILD") == "1", reason="NNLIB_SKIP_BOOK_BUILD=1"
-)
-
-
-def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
-    """Every `file:` (and the root) in a jb-book _toc.yml, in order, without extension."""
-    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
-    files = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for key in ("parts", "chapters", "sections", "entries", "subtrees"):
-                walk(node.get(key))
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
-    return [re.sub(r"\.(md|ipynb)$", "", f) for f in files]
-
-
-def jupyter_book_command() -> list[str]:
-    exe = Path(sys.executable).with_name("jupyter-book")
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("jupyter-book")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from jupyter_book.cli.main import main; main()"]
-
-
-@pytest.fixture(scope="module")
-def built_html(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book_build")
-    log = out / "build.log"
-    env = dict(os.environ)
-    env.pop("NNLIB_MATHJAX", None)  # the test checks the default: MathJax served locally
-    cmd = jupyter_book_command() + [
-        "build", str(ROOT), "--path-output", str(out), "-W", "--keep-going", "--all",
-    ]
-    start = time.monotonic()
-    with log.open("w", encoding="utf-8") as fh:
-        try:
-            proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                  timeout=BUILD_TIMEOUT)
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = "timeout"
-    elapsed = time.monotonic() - start
-    if code != 0:
-        lines = ANSI_RE.sub("", log.read_text(encoding="utf-8", errors="replace")).splitlines()
-        warnings = [line for line in lines if PROBLEM_RE.search(line) and not NOISE_RE.search(line)]
-        pytest.fail(
-            f"`{' '.join(cmd)}` failed (exit {code}) after {elapsed:.0f} s; full log: {log}\n"
-            "--- warnings/errors (-W makes every warning fatal) ---\n"
-            + "\n".join(warnings[:40])
-            + "\n--- last lines ---\n"
-            + "\n".join(lines[-60:]),
-            pytrace=False,
-        )
-    html = out / "_build" / "html"
-    assert html.is_dir(), f"no HTML output in {html}"
-    return html
-
 
 def read(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
