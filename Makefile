@@ -2,6 +2,8 @@
 #   make book    create .venv (if needed), install requirements.txt + nnlib, build the HTML book
 #   make test    create .venv (if needed), install requirements-dev.txt + nnlib, run pytest
 #   make bench   install requirements-bench.txt (PyTorch, scikit-learn) into .venv and run the speed comparison
+#   make student install requirements-teach.txt (nbgrader) and write student notebooks into student/
+#                (CHAPTERS="3 5" for some chapters only)
 #   make clean   remove the build output and the virtual environment
 # Override the interpreter used to create the venv with e.g. `make book PYTHON=python3.11`.
 
@@ -15,7 +17,7 @@ BUILD  := _build
 JB_FLAGS ?= -W --keep-going --all
 
 .DEFAULT_GOAL := book
-.PHONY: book test bench clean
+.PHONY: book test bench student clean
 
 # The venv itself (its bundled pip handles editable installs from pyproject.toml).
 $(BIN)/python:
@@ -26,8 +28,12 @@ $(VENV)/.stamp-book: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e .
 	touch $@
 
-$(VENV)/.stamp-dev: requirements.txt requirements-dev.txt pyproject.toml | $(BIN)/python
+$(VENV)/.stamp-dev: requirements.txt requirements-teach.txt requirements-dev.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e .
+	touch $@ $(VENV)/.stamp-book $(VENV)/.stamp-teach
+
+$(VENV)/.stamp-teach: requirements.txt requirements-teach.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-teach.txt -e .
 	touch $@ $(VENV)/.stamp-book
 
 $(VENV)/.stamp-bench: requirements.txt requirements-bench.txt pyproject.toml | $(BIN)/python
@@ -46,6 +52,10 @@ test: $(VENV)/.stamp-dev
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python benchmarks/compare.py
+
+CHAPTERS ?=
+student: $(VENV)/.stamp-teach
+	$(BIN)/python -m nnlib_teach assign $(CHAPTERS) --out student
 
 clean:
 	rm -rf $(BUILD) $(VENV)

@@ -1,8 +1,10 @@
 """The built website, for the tests that check it: the build itself, a local HTTP server, a headless Chromium.
 
-`build_book(out)` runs `jupyter-book build <repo> --path-output <out> -W --keep-going --all`, the way
-`make book` does (every warning is an error, every notebook is executed), and fails the test with
-the warnings it printed. The fixtures in conftest.py build once per session and share the result.
+`Build(workdir)` copies the sources into `workdir` and runs `jupyter-book build <copy> -W --keep-going --all`
+there in the background, the way `make book` does (every warning is an error, every notebook is executed);
+`wait()` returns the HTML folder or fails the test with the warnings the build printed. conftest.py starts
+one build per session, as soon as it sees that a collected test needs it, so that it runs while nbval
+re-executes the chapters.
 """
 
 from __future__ import annotations
@@ -66,34 +68,64 @@ def jupyter_book_command() -> list[str]:
     return [sys.executable, "-c", "from jupyter_book.cli.main import main; main()"]
 
 
-def build_book(out: Path) -> Path:
-    """Build the book into `out`/_build/html (or fail the calling test with the build's warnings)."""
-    log = out / "build.log"
-    env = dict(os.environ)
-    env.pop("NNLIB_MATHJAX", None)  # the tests check the default: MathJax served locally
-    cmd = jupyter_book_command() + ["build", str(ROOT), "--path-output", str(out), "-W", "--keep-going", "--all"]
-    start = time.monotonic()
-    with log.open("w", encoding="utf-8") as fh:
+#: Not copied into the build's source tree (outputs, environments, models the chapters write).
+SKIP_COPY = {".git", "_build", ".venv", "venv", "__pycache__", ".pytest_cache", ".hypothesis", ".ipynb_checkpoints",
+             "student", "models"}
+
+
+def copy_sources(dest: Path) -> Path:
+    """Copy the book's sources (not outputs) into `dest`, so a build there writes its models and outputs there."""
+    def ignore(folder, names):
+        return [n for n in names if n in SKIP_COPY or n.endswith(".egg-info")]
+
+    shutil.copytree(ROOT, dest, ignore=ignore)
+    return dest
+
+
+class Build:
+    """A `jupyter-book build` running in the background on a copy of the sources (see conftest.py).
+
+    The build works on a copy so that Chapter 12's model files and the executed notebooks of this build never
+    mix with those of nbval, which may be executing the same chapters at the same time in the working tree.
+    """
+
+    def __init__(self, workdir: Path, *, single_threaded: bool = False):
+        self.source = copy_sources(workdir / "src")
+        self.out = workdir / "out"
+        self.log = workdir / "build.log"
+        env = dict(os.environ)
+        env.pop("NNLIB_MATHJAX", None)  # the tests check the default: MathJax served locally
+        if single_threaded:  # two processes on two cores: one BLAS thread each instead of four
+            env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        self.cmd = jupyter_book_command() + ["build", str(self.source), "--path-output", str(self.out), "-W",
+                                             "--keep-going", "--all"]
+        self.start = time.monotonic()
+        self._fh = self.log.open("w", encoding="utf-8")
+        self.proc = subprocess.Popen(self.cmd, cwd=self.source, env=env, stdout=self._fh, stderr=subprocess.STDOUT)
+
+    def wait(self) -> Path:
+        """The built HTML folder, once the build has finished (or fail the calling test with its warnings)."""
         try:
-            code = subprocess.run(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                  timeout=BUILD_TIMEOUT).returncode
+            code = self.proc.wait(timeout=max(1, BUILD_TIMEOUT - (time.monotonic() - self.start)))
         except subprocess.TimeoutExpired:
+            self.proc.kill()
             code = "timeout"
-    elapsed = time.monotonic() - start
-    if code != 0:
-        lines = ANSI_RE.sub("", log.read_text(encoding="utf-8", errors="replace")).splitlines()
-        warnings = [line for line in lines if PROBLEM_RE.search(line) and not NOISE_RE.search(line)]
-        pytest.fail(
-            f"`{' '.join(cmd)}` failed (exit {code}) after {elapsed:.0f} s; full log: {log}\n"
-            "--- warnings/errors (-W makes every warning fatal) ---\n"
-            + "\n".join(warnings[:40])
-            + "\n--- last lines ---\n"
-            + "\n".join(lines[-60:]),
-            pytrace=False,
-        )
-    html = out / "_build" / "html"
-    assert html.is_dir(), f"no HTML output in {html}"
-    return html
+        self._fh.close()
+        elapsed = time.monotonic() - self.start
+        if code != 0:
+            lines = ANSI_RE.sub("", self.log.read_text(encoding="utf-8", errors="replace")).splitlines()
+            warnings = [line for line in lines if PROBLEM_RE.search(line) and not NOISE_RE.search(line)]
+            pytest.fail(
+                f"`{' '.join(self.cmd)}` failed (exit {code}) after {elapsed:.0f} s; full log: {self.log}\n"
+                "--- warnings/errors (-W makes every warning fatal) ---\n"
+                + "\n".join(warnings[:40])
+                + "\n--- last lines ---\n"
+                + "\n".join(lines[-60:]),
+                pytrace=False,
+            )
+        html = self.out / "_build" / "html"
+        assert html.is_dir(), f"no HTML output in {html}"
+        return html
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

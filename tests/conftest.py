@@ -85,6 +85,34 @@ def closed_port_url():
 
 # --- The built book, served locally, and a headless browser (test_book_build.py, test_browser.py, test_demo.py) ---
 
+_BUILD = {}
+
+
+def _book_build_wanted() -> bool:
+    import os
+    return os.environ.get("NNLIB_SKIP_BOOK_BUILD") != "1" and not os.environ.get("NNLIB_BOOK_HTML")
+
+
+def pytest_collection_finish(session):
+    """Start the book build in the background as soon as we know a selected test needs it.
+
+    The build executes every chapter, as nbval does: run side by side (nbval's items come first, see
+    testpaths in pyproject.toml), the two take one core and one BLAS thread each instead of queuing.
+    """
+    import os
+    import tempfile
+    from book_site import Build
+
+    if not _book_build_wanted() or "build" in _BUILD:
+        return
+    if not any("built_html" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    notebooks = any(".ipynb" in item.nodeid for item in session.items)
+    if notebooks:  # nbval's kernels inherit this: one BLAS thread each, beside the build's
+        os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    _BUILD["build"] = Build(Path(tempfile.mkdtemp(prefix="nnlib-book-")), single_threaded=notebooks)
+
+
 @pytest.fixture(scope="session")
 def built_html(tmp_path_factory):
     """The book's HTML, built once per session with warnings as errors and every notebook executed.
@@ -93,14 +121,25 @@ def built_html(tmp_path_factory):
     an existing build (quick local iterations only: CI always builds).
     """
     import os
-    from book_site import build_book
+    from book_site import Build
 
     if os.environ.get("NNLIB_SKIP_BOOK_BUILD") == "1":
         pytest.skip("NNLIB_SKIP_BOOK_BUILD=1")
     existing = os.environ.get("NNLIB_BOOK_HTML")
     if existing:
         return Path(existing).resolve()
-    return build_book(tmp_path_factory.mktemp("book_build"))
+    if "build" not in _BUILD:
+        _BUILD["build"] = Build(tmp_path_factory.mktemp("book_build"))
+    return _BUILD["build"].wait()
+
+
+@pytest.fixture(scope="session")
+def book_source(built_html):
+    """The source tree that was built (a copy of the repository; the repository itself with NNLIB_BOOK_HTML)."""
+    from book_site import ROOT
+
+    build = _BUILD.get("build")
+    return build.source if build is not None else ROOT
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,11 @@ to check an existing build during quick local iterations.
 
 from __future__ import annotations
 
-import os
+import html
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from book_site import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,3 +116,15 @@ def test_math_is_not_left_as_raw_dollars(built_html):
             if "$$" in body:
                 leftovers.append(f)
     assert not leftovers, f"raw $$ math left in: {leftovers}"
+
+
+def test_solution_markers_are_not_on_the_website(built_html):
+    """The chapters' ### BEGIN/END SOLUTION lines (for student versions) never show: not in the chapter pages,
+    not in the .ipynb downloads (book/_ext/solution_markers.py). The teachers' page shows them on purpose."""
+    notebooks = [f for f in toc_files() if (ROOT / f).with_suffix(".ipynb").is_file()]
+    pages = [built_html / f"{f}.html" for f in notebooks] + sorted((built_html / "_sources").rglob("*.ipynb"))
+    assert len(pages) > len(notebooks), "no .ipynb downloads in _sources/"
+    leaks = [str(p.relative_to(built_html)) for p in pages if "BEGIN SOLUTION" in read(p)]
+    assert not leaks, f"solution markers on the website: {leaks}"
+    chapter = html.unescape(re.sub(r"<[^>]+>", "", read(built_html / "book" / "03_activations.html")))
+    assert "np.maximum(z, 0)" in chapter, "the solution code itself must stay in the book"

@@ -15,7 +15,6 @@ import urllib.error
 import urllib.request
 from functools import lru_cache
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urldefrag, urlsplit
 
 import pytest

@@ -15,13 +15,14 @@ import hashlib
 import importlib.util
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from book_site import ARTIFACTS, ROOT
 
-MODEL_FILE = ROOT / "book" / "models" / "mnist-784-400-100-10.npz"
+MODEL = Path("book") / "models" / "mnist-784-400-100-10.npz"  # relative to the built source tree
 PAGE = "book/draw_a_digit.html"
 N_INJECTED = 200          # MNIST test images given to predict() directly
 N_PAINTED = 100           # MNIST test images painted onto the canvas
@@ -147,14 +148,22 @@ def metrics():
 
 
 @pytest.fixture(scope="module")
-def reference():
+def model_file(book_source):
+    """The model file that Chapter 12 wrote during the build (in the build's copy of the sources)."""
+    path = book_source / MODEL
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the book build executes Chapter 12, which writes it "
+                    f"(or: python -m nnlib train --output {MODEL})", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(model_file):
     """The model file the build exported, loaded by nnlib, and the MNIST test set."""
     from nnlib.data import load_mnist
     from nnlib.serialization import load_model
 
-    if not MODEL_FILE.is_file():
-        pytest.fail(f"{MODEL_FILE} is missing: the book build executes Chapter 12, which writes it "
-                    f"(or: python -m nnlib train --output {MODEL_FILE.relative_to(ROOT)})", pytrace=False)
+    MODEL_FILE = model_file
     X, y = load_mnist("test")
     return load_model(MODEL_FILE), X, y
 
@@ -181,7 +190,8 @@ def demo(browser, site_url):
     context.close()
 
 
-def test_weights_asset(built_html, metrics):
+def test_weights_asset(built_html, model_file, metrics):
+    MODEL_FILE = model_file
     folder = built_html / "_static" / "demo"
     for name in ("digit_demo.js", "digit_demo.css", "digit_demo_weights.json", "digit_demo_weights.bin"):
         assert (folder / name).is_file(), f"{folder / name} was not written by book/_ext/digit_demo.py"

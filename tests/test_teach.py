@@ -1,0 +1,214 @@
+"""Classroom assignments: the solution markers, the student notebooks, the self-checks and the grader.
+
+`python -m nnlib_teach assign` must turn every chapter from 2 to 9 into a student notebook whose blanks raise
+NotImplementedError with a hint, that runs up to its first self-check and stops there, and that contains neither
+a solution nor any hidden test. Submissions are graded through the documented command: one made by filling
+the stubs with the book's code gets every point; one with three planted bugs loses exactly those three tests;
+an untouched student notebook gets nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from nnlib_teach.markers import BEGIN, END, strip_markers
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK, HIDDEN = ROOT / "book", ROOT / "teach" / "hidden"
+CHAPTERS = ["02_forward", "03_activations", "04_losses", "05_backprop", "05b_gradient_check", "06_training",
+            "07_initialization", "08_optimizers", "09_regularization"]
+STUB_RE = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\((?P<hint>\"Exercise: .*\")\)$", re.MULTILINE)
+REGION_RE = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(?P<body>.*?)\n[ \t]*### END SOLUTION", re.MULTILINE | re.DOTALL)
+#: The planted bugs: (chapter, solution line, buggy line, the one hidden test that must catch it).
+BUGS = [
+    ("03_activations", "return (z > 0).astype(z.dtype)", "return (z >= 0).astype(z.dtype)", "relu_grad"),
+    ("03_activations", "e = np.exp(z - np.max(z, axis=axis, keepdims=True))", "e = np.exp(z)", "softmax"),
+    ("08_optimizers", "m_hat = m / (1 - self.beta1 ** self.t)", "m_hat = m", "adam"),
+    ("08_optimizers", "v_hat = v / (1 - self.beta2 ** self.t)", "v_hat = v", "adam"),
+]
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def is_check(cell) -> bool:
+    return cell.cell_type == "code" and "self-check" in cell.metadata.get("tags", [])
+
+
+@pytest.fixture(scope="module")
+def students(tmp_path_factory) -> Path:
+    """Student notebooks of every chapter with blanks, made by the documented command."""
+    out = tmp_path_factory.mktemp("student")
+    proc = subprocess.run([sys.executable, "-m", "nnlib_teach", "assign", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for chapter in CHAPTERS:
+        assert f"{chapter}.ipynb" in proc.stdout, f"assign did not report {chapter}: {proc.stdout}"
+    return out
+
+
+# --- the chapters (the teacher's version) -------------------------------------------------------------------
+
+def test_markers_never_reach_nnlib():
+    leaks = [p.name for p in (ROOT / "nnlib").glob("*.py") if "SOLUTION" in p.read_text(encoding="utf-8")]
+    assert not leaks, f"solution markers exported into nnlib/: {leaks} (is export_procs set in pyproject.toml?)"
+
+
+def test_strip_markers_leaves_the_code_byte_for_byte():
+    marked = 'def f(x):\n    """Doc."""\n    ### BEGIN SOLUTION hint: add one\n    return x + 1\n    ### END SOLUTION'
+    assert strip_markers(marked) == 'def f(x):\n    """Doc."""\n    return x + 1'
+    assert strip_markers("x = 1\n") == "x = 1\n"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_blank_is_followed_by_a_self_check(chapter):
+    cells = read(BOOK / f"{chapter}.ipynb").cells
+    marked = [i for i, c in enumerate(cells) if c.cell_type == "code" and BEGIN in c.source]
+    assert marked, f"{chapter} has no solution regions"
+    for i, j in zip(marked, marked[1:] + [len(cells)]):
+        assert any(is_check(c) for c in cells[i + 1:j]), f"{chapter}: no self-check cell after the blank in cell {i}"
+        assert cells[i].source.lstrip().startswith("#| export"), f"{chapter}: cell {i} has blanks but is not exported"
+        assert cells[i].source.count(BEGIN) == cells[i].source.count(END)
+    for cell in cells:
+        if is_check(cell):
+            assert "nnlib.checks" in cell.source or "check_" in cell.source, "a self-check calls nnlib.checks"
+
+
+# --- the student notebooks ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_student_notebook_has_stubs_and_nothing_else_of_the_solution(students, chapter):
+    teacher, student = read(BOOK / f"{chapter}.ipynb"), read(students / f"{chapter}.ipynb")
+    assert [c.get("id") for c in student.cells] == [c.get("id") for c in teacher.cells], "cells were added or lost"
+    regions = sum(c.source.count(BEGIN) for c in teacher.cells)
+    stubs = sum(len(STUB_RE.findall(c.source)) for c in student.cells)
+    assert stubs == regions == student.metadata["nnlib_teach"]["blanks"], (stubs, regions)
+    text = nbformat.writes(student)
+    assert "SOLUTION" not in text
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, "outputs must be cleared"
+    for t_cell, s_cell in zip(teacher.cells, student.cells):
+        outside = REGION_RE.sub("", t_cell.source)  # e.g. he_uniform's own `return rng.uniform(...)` is no blank
+        for match in REGION_RE.finditer(t_cell.source):
+            for line in match.group("body").splitlines():
+                if len(line.strip()) > 12 and line not in outside:
+                    assert line not in s_cell.source, f"solution line left in the student notebook: {line.strip()}"
+    for hint in (m.group("hint") for c in student.cells for m in STUB_RE.finditer(c.source)):
+        assert len(json.loads(hint)) > len("Exercise: ") + 10, f"a stub without a real hint: {hint}"
+
+
+def test_no_hidden_test_text_in_student_files(students):
+    texts = {p.name: p.read_text(encoding="utf-8") for p in students.glob("*.ipynb")}
+    assert len(texts) >= len(CHAPTERS)
+    for tests in sorted(HIDDEN.glob("*.py")):
+        lines = [line.strip() for line in tests.read_text(encoding="utf-8").splitlines()]
+        # the tests themselves: their names and their assertions (setup lines like `rng = ...` are common prose)
+        distinctive = [line for line in lines if line.startswith("def test_")
+                       or (len(line) > 25 and ("assert" in line or "np.testing" in line))]
+        assert distinctive, tests
+        for name, text in texts.items():
+            for line in distinctive:
+                assert json.dumps(line)[1:-1] not in text, f"{name} contains hidden test text from {tests.name}: {line}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_student_notebook_runs_to_its_first_self_check_and_fails_there(students, chapter):
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = read(students / f"{chapter}.ipynb")
+    first_check = next(i for i, c in enumerate(nb.cells) if is_check(c))
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(BOOK)}})
+    with pytest.raises(CellExecutionError) as failure:
+        client.execute()
+    assert "NotImplementedError" in str(failure.value) and "Exercise: " in str(failure.value), str(failure.value)[-800:]
+    errors = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              and any(o.output_type == "error" for o in c.get("outputs", []))]
+    assert errors == [first_check], f"expected the first error in the first self-check (cell {first_check}), got {errors}"
+    ran = [i for i, c in enumerate(nb.cells[:first_check]) if c.cell_type == "code" and c.source.strip()]
+    assert all(nb.cells[i].execution_count for i in ran), "every cell before the first check must have run"
+
+
+# --- grading ---------------------------------------------------------------------------------------------------
+
+def fill(student_nb, teacher_nb, bugs=()):
+    """The student notebook with each stub replaced by the book's solution (optionally with planted bugs)."""
+    nb = nbformat.reads(nbformat.writes(student_nb), as_version=4)  # a deep copy
+    for s_cell, t_cell in zip(nb.cells, teacher_nb.cells):
+        bodies = [m.group("body") for m in REGION_RE.finditer(t_cell.source)]
+        stubs = list(STUB_RE.finditer(s_cell.source))
+        assert len(bodies) == len(stubs)
+        for body, stub in zip(reversed(bodies), reversed(stubs)):
+            s_cell.source = s_cell.source[:stub.start()] + body + s_cell.source[stub.end():]
+    for solution, buggy in bugs:
+        hits = [c for c in nb.cells if solution in c.source]
+        assert len(hits) == 1, solution
+        hits[0].source = hits[0].source.replace(solution, buggy)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(students, tmp_path_factory):
+    """Grade, with the documented command, four students: the book itself, a correct and a buggy submission
+    made by filling the stubs, and an untouched student notebook (two chapters)."""
+    subs = tmp_path_factory.mktemp("submissions")
+    for who in ("teacher", "alice", "bob", "carol"):
+        (subs / who).mkdir()
+    for chapter in CHAPTERS:
+        teacher, student = read(BOOK / f"{chapter}.ipynb"), read(students / f"{chapter}.ipynb")
+        shutil.copy(BOOK / f"{chapter}.ipynb", subs / "teacher")
+        nbformat.write(fill(student, teacher), subs / "alice" / f"{chapter}.ipynb")
+        bugs = [(good, bad) for ch, good, bad, _ in BUGS if ch == chapter]
+        nbformat.write(fill(student, teacher, bugs), subs / "bob" / f"{chapter}.ipynb")
+    for chapter in ("03_activations", "08_optimizers"):
+        shutil.copy(students / f"{chapter}.ipynb", subs / "carol")
+    out = subs / "grades.csv"
+    proc = subprocess.run([sys.executable, "-m", "nnlib_teach", "grade", str(subs), "--tests", str(HIDDEN),
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return pd.read_csv(out, index_col="student"), pd.read_csv(subs / "grades_details.csv"), proc.stdout
+
+
+def test_book_and_filled_submission_pass_every_hidden_test(graded):
+    scores, details, _ = graded
+    for who in ("teacher", "alice"):
+        failed = details[(details.student == who) & ~details.passed]
+        assert failed.empty, f"{who} failed: " + failed[["chapter", "exercise", "message"]].to_string()
+        assert scores.loc[who, "total"] == scores.loc[who, "max_total"] > 0
+    tested = set(details[details.student == "alice"].chapter)
+    assert tested == set(CHAPTERS), f"chapters without hidden tests: {set(CHAPTERS) - tested}"
+
+
+def test_planted_bugs_fail_exactly_their_tests(graded):
+    scores, details, _ = graded
+    failed = details[(details.student == "bob") & ~details.passed]
+    expected = {(ch, test) for ch, _, _, test in BUGS}
+    assert set(zip(failed.chapter, failed.exercise)) == expected, failed[["chapter", "exercise", "message"]].to_string()
+    assert scores.loc["bob", "total"] == scores.loc["bob", "max_total"] - failed.max_points.sum()
+
+
+def test_untouched_student_notebook_scores_zero(graded):
+    scores, details, _ = graded
+    carol = details[details.student == "carol"]
+    assert set(carol.chapter) == {"03_activations", "08_optimizers"} and not carol.passed.any()
+    assert carol.message.str.contains("NotImplementedError").all()
+    assert scores.loc["carol", "total"] == 0
+
+
+def test_scores_csv_has_one_column_per_exercise(graded):
+    scores, details, stdout = graded
+    items = {f"{c}:{e}" for c, e in zip(details.chapter, details.exercise)}
+    assert items <= set(scores.columns) and {"total", "max_total"} <= set(scores.columns)
+    assert set(scores.index) == {"teacher", "alice", "bob", "carol"}
+    assert "alice:" in stdout and "grades.csv" in stdout
