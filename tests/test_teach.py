@@ -212,3 +212,14 @@ def test_scores_csv_has_one_column_per_exercise(graded):
     assert items <= set(scores.columns) and {"total", "max_total"} <= set(scores.columns)
     assert set(scores.index) == {"teacher", "alice", "bob", "carol"}
     assert "alice:" in stdout and "grades.csv" in stdout
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_a_chapter_never_imports_its_own_module(chapter):
+    """What makes a student notebook run the student's code: the chapter defines its module's functions in its
+    own cells and uses those; only earlier chapters' modules come from nnlib."""
+    cells = [c.source for c in read(BOOK / f"{chapter}.ipynb").cells if c.cell_type == "code"]
+    own = next(re.search(r"#\| default_exp (\w+)", src).group(1) for src in cells if "#| default_exp" in src)
+    pattern = re.compile(rf"^\s*(from nnlib\.{own} import|from nnlib import .*\b{own}\b|import nnlib\.{own}\b)", re.M)
+    offenders = [src.splitlines()[0] for src in cells if pattern.search(src)]
+    assert not offenders, f"{chapter} imports nnlib.{own}, so a student's own code would be bypassed: {offenders}"
