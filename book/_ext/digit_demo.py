@@ -153,7 +153,8 @@ def build_demo(app: Sphinx, exception: Exception | None) -> None:
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dest / src.name)
     manifest_path, blob_path = write_asset(model_path, dest)
-    logger.info("digit_demo: wrote %s (%s bytes) and %s", blob_path, f"{blob_path.stat().st_size:,}", manifest_path.name)
+    logger.info("digit_demo: wrote %s (%s bytes) and %s",
+                blob_path, f"{blob_path.stat().st_size:,}", manifest_path.name)
 
 
 def setup(app: Sphinx) -> dict:

@@ -29,7 +29,8 @@ def dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict,
     for script in scripts:
         # The copies differ in how "no file" is spelt (None or ""): compare what the <script> tag would contain.
         attributes = getattr(script, "attributes", {})
-        key = (str(getattr(script, "filename", script) or ""), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        filename = str(getattr(script, "filename", script) or "")
+        key = (filename, tuple(sorted((k, str(v)) for k, v in attributes.items())))
         if key not in seen:
             seen.add(key)
             unique.append(script)

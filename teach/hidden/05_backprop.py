@@ -1,20 +1,9 @@
 """Hidden tests for Chapter 5 (Backpropagation). Each test_<exercise>(ns) receives the student's namespace."""
 import numpy as np
 
+from nnlib.gradcheck import numerical_gradient as _numeric  # the book's, not the student's
+
 POINTS = {"dense_backward_params": 2, "dense_backward_input": 1, "activation_backward": 1}
-
-
-def _numeric(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        up = f(x)
-        x[i] = old - eps
-        down = f(x)
-        x[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g
 
 
 def _dense(ns):
