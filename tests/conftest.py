@@ -113,6 +113,22 @@ def pytest_collection_finish(session):
     _BUILD["build"] = Build(Path(tempfile.mkdtemp(prefix="nnlib-book-")), single_threaded=notebooks)
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the background build's copy of the sources and its output after a green run (kept for a look
+    at build.log otherwise)."""
+    import shutil
+
+    build = _BUILD.get("build")
+    if build is None:
+        return
+    unused = build.proc.poll() is None  # e.g. the session stopped early (-x) before a test needed the book
+    if unused:
+        build.proc.kill()
+        build.proc.wait()
+    if unused or exitstatus == 0:
+        shutil.rmtree(build.source.parent, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def built_html(tmp_path_factory):
     """The book's HTML, built once per session with warnings as errors and every notebook executed.
