@@ -128,6 +128,17 @@ class Build:
         return html
 
 
+def watch(page) -> list[str]:
+    """Collect a page's console errors, uncaught exceptions, failed requests and HTTP errors (>= 400) into the
+    returned list, as they happen."""
+    problems: list[str] = []
+    page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} ({req.failure})"))
+    page.on("response", lambda resp: resp.status >= 400 and problems.append(f"HTTP {resp.status}: {resp.url}"))
+    return problems
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass

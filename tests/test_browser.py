@@ -20,7 +20,7 @@ from urllib.parse import urldefrag, urlsplit
 import pytest
 import yaml
 
-from book_site import ARTIFACTS, ROOT, toc_files
+from book_site import ARTIFACTS, ROOT, toc_files, watch
 
 PAGES = toc_files()
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
@@ -62,18 +62,6 @@ def anchors(url: str) -> frozenset[str]:
     return frozenset(parser.ids)
 
 
-class PageLog:
-    """Console errors, uncaught exceptions and failed requests of one page."""
-
-    def __init__(self, page):
-        self.problems: list[str] = []
-        page.on("console", lambda msg: msg.type == "error" and self.problems.append(f"console: {msg.text}"))
-        page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
-        page.on("requestfailed", lambda req: self.problems.append(f"request failed: {req.url} ({req.failure})"))
-        page.on("response", lambda resp: resp.status >= 400
-                and self.problems.append(f"HTTP {resp.status}: {resp.url}"))
-
-
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -83,14 +71,15 @@ def page(browser):
     context.close()
 
 
-def open_page(page, site_url: str, name: str) -> PageLog:
-    log = PageLog(page)
+def open_page(page, site_url: str, name: str) -> list[str]:
+    """Load `name` and wait for MathJax; returns the live list of the page's problems (see book_site.watch)."""
+    problems = watch(page)
     page.goto(f"{site_url}/{name}.html", wait_until="load")
     # MathJax 3 loads asynchronously; wait until it has typeset the page (if the page loads it at all).
     page.wait_for_function("() => !document.querySelector('script[src*=\"mathjax\"]')"
                            " || (window.MathJax && MathJax.startup && MathJax.startup.promise)")
     page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => true) : true")
-    return log
+    return problems
 
 
 # --- every page, loaded once and inspected (the tests below assert on these reports) ---------------------
@@ -134,9 +123,9 @@ def report(browser, site_url: str, name: str) -> dict:
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         try:
-            log = open_page(page, site_url, name)
+            problems = open_page(page, site_url, name)
             result = page.evaluate(INSPECT)
-            result["problems"] = log.problems
+            result["problems"] = problems
         finally:
             context.close()
         _REPORTS[name] = result
@@ -241,13 +230,13 @@ def test_notebooks_install_nnlib_from_the_configured_repository():
                                               ("Xavier", "book/07_initialization"),
                                               ("dropout", "book/09_regularization")])
 def test_search_finds_the_chapter(page, site_url, query, page_name):
-    log = PageLog(page)
+    problems = watch(page)
     page.goto(f"{site_url}/search.html?q={query}", wait_until="load")
     page.wait_for_function("() => document.querySelectorAll('#search-results li, ul.search li').length > 0")
     results = page.evaluate("() => [...document.querySelectorAll('#search-results li a, ul.search li a')]"
                             ".map(a => a.href)")
     assert any(f"/{page_name}.html" in r for r in results), f"search {query!r}: {page_name} not in {results[:10]}"
-    assert not log.problems, "; ".join(log.problems)
+    assert not problems, "; ".join(problems)
 
 
 def test_search_box_is_on_every_page(page, site_url):

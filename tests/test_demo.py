@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from book_site import ARTIFACTS, ROOT
+from book_site import ARTIFACTS, ROOT, watch
 
 MODEL = Path("book") / "models" / "mnist-784-400-100-10.npz"  # relative to the built source tree
 PAGE = "book/draw_a_digit.html"
@@ -175,11 +175,7 @@ def demo(browser, site_url):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
-    page.problems = []
-    page.on("console", lambda msg: msg.type == "error" and page.problems.append(f"console: {msg.text}"))
-    page.on("pageerror", lambda err: page.problems.append(f"page error: {err}"))
-    page.on("requestfailed", lambda req: page.problems.append(f"request failed: {req.url} {req.failure}"))
-    page.on("response", lambda r: r.status >= 400 and page.problems.append(f"HTTP {r.status}: {r.url}"))
+    page.problems = watch(page)
     page.goto(f"{site_url}/{PAGE}", wait_until="load", timeout=WAIT_MS)
     page.wait_for_function("() => { const c = document.getElementById('digit-demo').classList;"
                            " return c.contains('digit-demo-loaded') || c.contains('digit-demo-failed'); }",
