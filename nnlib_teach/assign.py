@@ -10,6 +10,9 @@ notebook:
    the chapters, in teach/hidden/, but a teacher may add some to a chapter);
 3. ``ClearOutput`` removes every output, so nothing of the solution shows through a figure or a printout.
 
+Before that, every cell of every end-of-chapter solution (sphinx-exercise's ``solution-start`` ...
+``solution-end``, see ``exercises.py``) is removed; the exercises themselves stay.
+
 Cells keep their ids, and the notebook's metadata records the chapter and the number of blanks. Self-check
 cells (which call ``nnlib.checks``) stay: run top to bottom, a fresh student notebook stops at the first check
 after the first blank, with the hint. Everything the chapter imports from earlier chapters still comes from
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import nbformat
 
+from nnlib_teach.exercises import solutions, strip
 from nnlib_teach.markers import BEGIN, hints
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
@@ -65,7 +69,8 @@ def find_chapters(selection, book: Path = BOOK) -> list[Path]:
 
 def student_notebook(nb):
     """The student version of a chapter notebook (a new notebook; `nb` is not modified)."""
-    nb = nbformat.reads(nbformat.writes(nb), as_version=4)  # a deep copy
+    removed = len(solutions(nb))
+    nb = strip(nb)  # a copy without the end-of-chapter solutions (the exercises stay)
     region_hints = {i: hints(cell.source) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"}
     resources = {}
     for preprocessor in _preprocessors():
@@ -80,7 +85,7 @@ def student_notebook(nb):
             blanks += 1
         if PLACEHOLDER in cell.source:
             raise RuntimeError(f"cell {i}: a stub without a solution region")
-    nb.metadata["nnlib_teach"] = {"student_version": True, "blanks": blanks}
+    nb.metadata["nnlib_teach"] = {"student_version": True, "blanks": blanks, "solutions_removed": removed}
     return nb
 
 

@@ -17,6 +17,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from book_site import toc_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,3 +130,34 @@ def test_solution_markers_are_not_on_the_website(built_html):
     assert not leaks, f"solution markers on the website: {leaks}"
     chapter = html.unescape(re.sub(r"<[^>]+>", "", read(built_html / "book" / "03_activations.html")))
     assert "np.maximum(z, 0)" in chapter, "the solution code itself must stay in the book"
+
+
+# --- every chapter within the time budget ------------------------------------------------------------------
+
+BUDGET_S = 120  # "every notebook runs top to bottom on a fresh kernel in <= 2 minutes on 2 cores"
+#: Over budget today, to be brought under it by the second errata issue (chapters 7-13).
+KNOWN_SLOW = {"book/12_mnist": "129 s on 2 cores: Errata II shortens it"}
+
+
+def execution_times(built_html) -> dict:
+    import json
+
+    return json.loads((built_html / "_static" / "execution-times.json").read_text(encoding="utf-8"))
+
+
+def test_execution_times_are_recorded_for_every_chapter(built_html):
+    chapters = execution_times(built_html)["chapters"]
+    notebooks = [f for f in toc_files() if (ROOT / f).with_suffix(".ipynb").is_file()]
+    assert sorted(chapters) == sorted(notebooks), set(notebooks) ^ set(chapters)
+    assert all(c["succeeded"] for c in chapters.values()), chapters
+    intro = read(built_html / "book" / "intro.html")
+    assert all(f"{n.split('/')[-1]}" in intro for n in notebooks), "the intro's execution table lists every chapter"
+
+
+@pytest.mark.parametrize("chapter", [f for f in toc_files() if (ROOT / f).with_suffix(".ipynb").is_file()])
+def test_chapter_runs_within_two_minutes(built_html, chapter, request):
+    if chapter in KNOWN_SLOW:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_SLOW[chapter], strict=False))
+    record = execution_times(built_html)
+    seconds = record["chapters"][chapter]["seconds"]
+    assert seconds <= BUDGET_S, f"{chapter} took {seconds:.0f} s to execute ({record['machine']}); the budget is 2 min"

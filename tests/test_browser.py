@@ -104,7 +104,10 @@ INSPECT = """async () => {
         typeset: document.querySelectorAll('article mjx-container').length,
         untypeset: math.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60)),
         mathErrors: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent.slice(0, 80)),
-        rawTeX: ['$$', '\\\\(', '\\\\[', '\\\\frac', '\\\\mathbf'].filter(d => text.includes(d)),
+        // TeX that MathJax never saw: a lone $ (a lost delimiter), \\( \\[, a TeX command, ^{ or _{; and MyST
+        // roles or directives that were not parsed ({glue:text}`x`, ```{exercise}).
+        rawTeX: [...new Set([...text.matchAll(/\\$|\\\\[(\\[]|\\\\[A-Za-z]{2,}|[\\^_]\\{|\\{(?:glue|exercise|solution|cite|ref|eq)\\b[^}]*\\}/g)]
+                  .map(m => text.slice(Math.max(0, m.index - 30), m.index + 30).replace(/\\s+/g, ' ')))],
         images: imgs.length,
         brokenImages: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src').slice(0, 80)),
         links: [...document.querySelectorAll('a[href]')].map(a => a.href),
@@ -145,6 +148,23 @@ def test_math_is_typeset(browser, site_url, name):
     assert not r["untypeset"], f"{name}: {len(r['untypeset'])} math elements not typeset: {r['untypeset'][:5]}"
     assert not r["mathErrors"], f"{name}: MathJax errors: {r['mathErrors'][:5]}"
     assert not r["rawTeX"], f"{name}: raw TeX left in the text: {r['rawTeX']}"
+
+
+def test_raw_tex_detector_sees_what_mathjax_missed(browser):
+    """The check above, on a page with each kind of leftover: a lost $, a TeX command, ^{, an unparsed role."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content("<article><p>(/(1 + 10^{-5}e)$ is 1</p><p>the \\frac of it</p>"
+                         "<p>{glue:text}`acc` here</p><pre>$ in code is fine</pre><code>x_{1}</code>"
+                         "<p>plain prose, 5 + 3 = 8</p></article>")
+        found = page.evaluate(INSPECT)["rawTeX"]
+    finally:
+        context.close()
+    joined = " | ".join(found)
+    for leftover in ("e)$ is", "\\frac", "10^{", "{glue:text}"):
+        assert leftover in joined, (leftover, found)
+    assert "in code" not in joined and "x_{1}" not in joined and "5 + 3" not in joined
 
 
 def test_derivation_chapters_have_plenty_of_math(browser, site_url):

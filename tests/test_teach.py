@@ -20,6 +20,7 @@ import nbformat
 import pandas as pd
 import pytest
 
+from nnlib_teach.exercises import solution_cells, solutions, strip
 from nnlib_teach.markers import BEGIN, END, strip_markers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +89,7 @@ def test_every_blank_is_followed_by_a_self_check(chapter):
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_student_notebook_has_stubs_and_nothing_else_of_the_solution(students, chapter):
-    teacher, student = read(BOOK / f"{chapter}.ipynb"), read(students / f"{chapter}.ipynb")
+    teacher, student = strip(read(BOOK / f"{chapter}.ipynb")), read(students / f"{chapter}.ipynb")
     assert [c.get("id") for c in student.cells] == [c.get("id") for c in teacher.cells], "cells were added or lost"
     regions = sum(c.source.count(BEGIN) for c in teacher.cells)
     stubs = sum(len(STUB_RE.findall(c.source)) for c in student.cells)
@@ -106,6 +107,21 @@ def test_student_notebook_has_stubs_and_nothing_else_of_the_solution(students, c
                     assert line not in s_cell.source, f"solution line left in the student notebook: {line.strip()}"
     for hint in (m.group("hint") for c in student.cells for m in STUB_RE.finditer(c.source)):
         assert len(json.loads(hint)) > len("Exercise: ") + 10, f"a stub without a real hint: {hint}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_exercise_solution_reaches_a_student_notebook(students, chapter):
+    teacher, student = read(BOOK / f"{chapter}.ipynb"), read(students / f"{chapter}.ipynb")
+    inside = solution_cells(teacher)
+    outside = "\n".join(c.source for i, c in enumerate(teacher.cells) if i not in inside)
+    lines = {line.strip() for i in inside for line in teacher.cells[i].source.splitlines()}
+    distinctive = [line for line in lines if len(line) > 15 and line not in outside]
+    assert not inside or distinctive, f"{chapter}: its solutions have no distinctive line to look for"
+    text = "\n".join(c.source for c in student.cells)
+    leaked = [line for line in distinctive if line in text]
+    assert not leaked, f"{chapter}: solution text in the student notebook: {leaked[:3]}"
+    assert "solution-start" not in text and "solution-end" not in text
+    assert student.metadata["nnlib_teach"]["solutions_removed"] == len(solutions(teacher))
 
 
 def test_no_hidden_test_text_in_student_files(students):
@@ -166,7 +182,7 @@ def graded(students, tmp_path_factory):
     for who in ("teacher", "alice", "bob", "carol"):
         (subs / who).mkdir()
     for chapter in CHAPTERS:
-        teacher, student = read(BOOK / f"{chapter}.ipynb"), read(students / f"{chapter}.ipynb")
+        teacher, student = strip(read(BOOK / f"{chapter}.ipynb")), read(students / f"{chapter}.ipynb")
         shutil.copy(BOOK / f"{chapter}.ipynb", subs / "teacher")
         nbformat.write(fill(student, teacher), subs / "alice" / f"{chapter}.ipynb")
         bugs = [(good, bad) for ch, good, bad, _ in BUGS if ch == chapter]
