@@ -43,6 +43,10 @@ SOLUTION_RE = re.compile(_FENCE + r"\{solution\}[ \t]+(\S+)", re.MULTILINE)
 SOLUTION_START_RE = re.compile(_FENCE + r"\{solution-start\}[ \t]+(\S+)", re.MULTILINE)
 SOLUTION_END_RE = re.compile(_FENCE + r"\{solution-end\}", re.MULTILINE)
 TAG = "solution"
+#: An older hand-made solution: a ````{admonition} Solution```` block inside a Markdown cell (the chapters that the
+#: second errata issue converts still have some). Students must not get those either.
+LEGACY_RE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{admonition\}[ \t]*Solution\b.*?^(?P=fence)[ \t]*$\n?",
+                       re.MULTILINE | re.DOTALL)
 
 
 @dataclass
@@ -122,10 +126,13 @@ def fold(nb) -> int:
 
 
 def strip(nb):
-    """A copy of `nb` without any solution cell (the exercises stay)."""
+    """A copy of `nb` without any solution cell, nor any legacy solution admonition (the exercises stay)."""
     nb = nbformat.reads(nbformat.writes(nb), as_version=4)
     drop = solution_cells(nb)
     nb.cells = [cell for i, cell in enumerate(nb.cells) if i not in drop]
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "{admonition}" in cell.source:
+            cell.source = LEGACY_RE.sub("", cell.source)
     return nb
 
 

@@ -60,9 +60,15 @@ def clean(nb):
     return nb
 
 
-def read_notebook(text: str):
-    """myst-nb reader for .ipynb files: the notebook as nbformat reads it, minus the solution markers."""
-    return clean(nbformat.reads(text, as_version=4))
+def read_notebook(text: str, hide_solutions: bool = False):
+    """myst-nb reader for .ipynb files: the notebook as nbformat reads it, minus the solution markers, and minus
+    the exercises' solutions when `hide_solutions` (a site for a class that has not handed in yet)."""
+    nb = clean(nbformat.reads(text, as_version=4))
+    if hide_solutions:
+        from nnlib_teach.exercises import strip
+
+        nb = strip(nb)
+    return nb
 
 
 def clean_notebook_file(path) -> bool:

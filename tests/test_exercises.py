@@ -111,3 +111,36 @@ def test_no_typed_in_results(chapter):
                  if cell.cell_type == "markdown" and (hits := typed_results(cell.source))}
     assert not offenders, (f"{chapter}: results typed into the prose (glue them from the cell that computes them "
                            f"with myst_nb.glue): {offenders}")
+
+
+def test_hide_solutions_builds_a_site_without_solutions(tmp_path):
+    """`hide_solutions: true` (documented on the For teachers page) with gated solutions: the book's reader drops
+    them, since sphinx-exercise 1.2.1 alone fails on the orphaned solution-end node."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    config = {"title": "t", "execute": {"execute_notebooks": "force"},
+              "parse": {"myst_enable_extensions": ["colon_fence", "dollarmath"]},
+              "sphinx": {"extra_extensions": ["sphinx_exercise"],
+                         "local_extensions": {"solution_markers": str(BOOK / "_ext")},
+                         "config": {"hide_solutions": True}}}
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: ch\n")
+    (tmp_path / "intro.md").write_text("# Intro\n")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_markdown_cell("# Ch\n\n```{exercise}\n:label: ex-t\nWhat is 6 * 7?\n```"),
+                nbformat.v4.new_markdown_cell("```{solution-start} ex-t\n:class: dropdown\n```\nMultiply:"),
+                nbformat.v4.new_code_cell("print('the answer', 6 * 7)"),
+                nbformat.v4.new_markdown_cell("```{solution-end}\n```"),
+                nbformat.v4.new_markdown_cell("After the exercise.")]
+    nbformat.write(nb, tmp_path / "ch.ipynb")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(jb), "build", str(tmp_path), "-W", "--all"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    html = (tmp_path / "_build" / "html" / "ch.html").read_text(encoding="utf-8")
+    assert "What is 6 * 7?" in html and "After the exercise." in html
+    assert "the answer" not in html and "Multiply" not in html and "Solution" not in html

@@ -121,6 +121,7 @@ def test_no_exercise_solution_reaches_a_student_notebook(students, chapter):
     leaked = [line for line in distinctive if line in text]
     assert not leaked, f"{chapter}: solution text in the student notebook: {leaked[:3]}"
     assert "solution-start" not in text and "solution-end" not in text
+    assert not re.search(r"\{admonition\}\s*Solution", text), f"{chapter}: a legacy solution admonition was kept"
     assert student.metadata["nnlib_teach"]["solutions_removed"] == len(solutions(teacher))
 
 

@@ -7,6 +7,11 @@ The markers tell ``python -m nnlib_teach assign`` which lines become blanks in t
   which drops the marker lines before the notebook is executed and rendered;
 * after the build, the ``.ipynb`` copies under ``_sources/`` (the "download .ipynb" button) are cleaned the
   same way.
+
+The same reader builds a site without the exercises' solutions when ``hide_solutions: true`` (sphinx-exercise's
+option) is set: it drops every solution cell (``nnlib_teach.exercises.strip``) before myst-nb parses the notebook.
+sphinx-exercise 1.2.1's own ``hide_solutions`` cannot do that for gated solutions: it removes the
+``solution-start`` node but leaves ``solution-end``, and the HTML writer then fails on an unknown node.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ READER = "nnlib_teach.markers.read_notebook"
 
 def use_clean_reader(app: Sphinx, config) -> None:
     formats = dict(config.nb_custom_formats or {})
-    formats[".ipynb"] = (READER, {}, False)
+    formats[".ipynb"] = (READER, {"hide_solutions": bool(getattr(config, "hide_solutions", False))}, False)
     config.nb_custom_formats = formats
 
 
