@@ -2,7 +2,8 @@
 
 # %% auto #0
 __all__ = ['IDX_TYPES', 'MNIST_FILES', 'MNIST_MIRRORS', 'parse_idx', 'read_idx', 'cache_dir', 'download', 'mnist_dir',
-           'load_mnist', 'train_val_split', 'one_hot', 'minibatches', 'make_moons', 'make_circles', 'make_spirals']
+           'load_mnist', 'train_val_split', 'one_hot', 'class_means', 'nearest_centroid', 'minibatches', 'make_moons',
+           'make_circles', 'make_spirals']
 
 # %% ../book/01_data.ipynb #98269595
 import gzip
@@ -27,8 +28,8 @@ IDX_TYPES = {
 def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
     """Decode the bytes of an (uncompressed) IDX file into an array. Derived in Chapter 1 (Data).
 
-    Layout: two zero bytes, a type code (see `IDX_TYPES`), the number of dimensions d, d big-endian uint32
-    sizes n_1..n_d, then n_1·…·n_d big-endian elements. Raises `ValueError` naming `name` and the problem
+    Layout: two zero bytes, a type code (see `IDX_TYPES`), the number of dimensions D, D big-endian uint32
+    sizes, then (the product of the sizes) big-endian elements. Raises `ValueError` naming `name` and the problem
     when the header is malformed or the data is shorter or longer than the header promises.
     """
     if len(raw) < 4:
@@ -247,12 +248,46 @@ def one_hot(y, num_classes: int = 10, dtype=np.float32) -> np.ndarray:
         raise ValueError(f"one_hot: label {bad} is out of range [0, {num_classes})")
     return np.eye(num_classes, dtype=dtype)[y]
 
+# %% ../book/01_data.ipynb #df1d6002
+def class_means(X, y, num_classes: int = 10) -> np.ndarray:
+    """The centroid of each class, row k the mean of the rows of X labelled k. Derived in Chapter 1 (Data).
+
+    x̄_k = (1/N_k) Σ_n 𝟙[y_n = k] x_n with N_k = Σ_n 𝟙[y_n = k], computed as row k of Yᵀ X divided by N_k
+    (Y = one_hot(y)). `X` has shape (N, d_0) and `y` shape (N,); returns shape (num_classes, d_0).
+    Raises `ValueError` if the shapes disagree or a class has no example.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2 or y.shape != (len(X),):
+        raise ValueError(f"class_means: X must have shape (N, d_0) and y shape (N,), got X {X.shape} and y {y.shape}")
+    Y = one_hot(y, num_classes, dtype=np.result_type(X.dtype, np.float32))
+    counts = Y.sum(axis=0)                                   # N_k
+    if (counts == 0).any():
+        raise ValueError(f"class_means: class {np.flatnonzero(counts == 0)[0]} has no examples")
+    return (Y.T @ X) / counts[:, None]
+
+
+def nearest_centroid(X, means) -> np.ndarray:
+    """Predict the class of the nearest centroid, ŷ_n = argmin_k ||x_n − x̄_k||². Derived in Chapter 1 (Data).
+
+    Computed as the argmax over k of the scores Z = X W + 1 bᵀ, with column k of W equal to 2 x̄_k and
+    b_k = −||x̄_k||² (the term ||x_n||² is the same for every k and drops out). `X` has shape (N, d_0) and
+    `means` shape (K, d_0), e.g. from `class_means`; returns the integer labels ŷ, shape (N,).
+    """
+    X, means = np.asarray(X), np.asarray(means)
+    if X.ndim != 2 or means.ndim != 2 or X.shape[1] != means.shape[1]:
+        raise ValueError(f"nearest_centroid: X has shape {X.shape} and means {means.shape}; "
+                         "expected (N, d_0) and (K, d_0) with the same d_0")
+    W = 2 * means.T                                          # d_0 × K
+    b = -np.sum(means**2, axis=1)                            # K
+    return np.argmax(X @ W + b, axis=1)
+
 # %% ../book/01_data.ipynb #b6e602ac
 def minibatches(X, y, batch_size: int, *, shuffle: bool = True, rng=None):
     """Yield `(X_batch, y_batch)` pairs covering every example once. Derived in Chapter 1 (Data).
 
     With `shuffle=True` the order is a permutation drawn from `rng` (a `np.random.Generator`, or a seed) and each
     batch is a copy; with `shuffle=False` batches are consecutive slices (views). The last batch may be smaller.
+    Pass one Generator for the whole run: the same integer seed at every epoch gives the same order every epoch.
     """
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} examples but y has {len(y)}")
@@ -276,19 +311,23 @@ def _shuffled(X, y, rng):
 def make_moons(n: int = 200, *, noise: float = 0.1, seed=0):
     """Two interleaving half-moons, n points in total, labels 0/1. Derived in Chapter 1 (Data).
 
-    Class 0: (cos t, sin t); class 1: (1 - cos t, 1/2 - sin t), t uniform in [0, π]; plus N(0, noise²) noise.
+    Class 0: (cos α, sin α); class 1: (1 - cos α, 1/2 - sin α), α uniform in [0, π]; plus N(0, noise²) noise
+    on each coordinate.
     """
     rng = np.random.default_rng(seed)
     n0 = n // 2
-    t = rng.uniform(0, np.pi, n)
-    upper = np.stack([np.cos(t[:n0]), np.sin(t[:n0])], axis=1)
-    lower = np.stack([1 - np.cos(t[n0:]), 0.5 - np.sin(t[n0:])], axis=1)
+    alpha = rng.uniform(0, np.pi, n)
+    upper = np.stack([np.cos(alpha[:n0]), np.sin(alpha[:n0])], axis=1)
+    lower = np.stack([1 - np.cos(alpha[n0:]), 0.5 - np.sin(alpha[n0:])], axis=1)
     X = np.concatenate([upper, lower]) + rng.normal(0, noise, (n, 2))
     return _shuffled(X, np.repeat([0, 1], [n0, n - n0]), rng)
 
 
 def make_circles(n: int = 200, *, noise: float = 0.05, factor: float = 0.5, seed=0):
-    """A circle of radius `factor` (label 1) inside a circle of radius 1 (label 0). Derived in Chapter 1 (Data)."""
+    """A circle of radius `factor` (label 1) inside a circle of radius 1 (label 0). Derived in Chapter 1 (Data).
+
+    Angles uniform in [0, 2π); N(0, noise²) noise on each coordinate.
+    """
     if not 0 < factor < 1:
         raise ValueError(f"factor must be in (0, 1), got {factor}")
     rng = np.random.default_rng(seed)
@@ -302,11 +341,12 @@ def make_circles(n: int = 200, *, noise: float = 0.05, factor: float = 0.5, seed
 def make_spirals(n: int = 300, *, classes: int = 3, noise: float = 0.2, seed=0):
     """`classes` interleaved spiral arms, n points in total. Derived in Chapter 1 (Data).
 
-    Arm k: radius r uniform on [0, 1], angle 2πk/classes + 4r + N(0, noise²); point (r sin θ, r cos θ).
+    Arm k: radii r evenly spaced on [0, 1], angle α = 2πk/classes + 4r + N(0, noise²) noise; point
+    (r sin α, r cos α).
     """
     rng = np.random.default_rng(seed)
     y = np.arange(n) * classes // n
     r = np.concatenate([np.linspace(0, 1, np.sum(y == k)) for k in range(classes)])
-    theta = 2 * np.pi * y / classes + 4 * r + rng.normal(0, noise, n)
-    X = np.stack([r * np.sin(theta), r * np.cos(theta)], axis=1)
+    alpha = 2 * np.pi * y / classes + 4 * r + rng.normal(0, noise, n)
+    X = np.stack([r * np.sin(alpha), r * np.cos(alpha)], axis=1)
     return _shuffled(X, y, rng)

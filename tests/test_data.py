@@ -8,8 +8,8 @@ import pytest
 
 import nnlib.data as data
 from conftest import idx_bytes, tiny_mnist
-from nnlib.data import (load_mnist, make_circles, make_moons, make_spirals, minibatches, mnist_dir, one_hot,
-                        parse_idx, read_idx, train_val_split)
+from nnlib.data import (class_means, load_mnist, make_circles, make_moons, make_spirals, minibatches, mnist_dir,
+                        nearest_centroid, one_hot, parse_idx, read_idx, train_val_split)
 
 
 # --- IDX format --------------------------------------------------------------------------------------------------
@@ -306,3 +306,34 @@ def test_circles_have_two_radii():
     r = np.linalg.norm(X, axis=1)
     np.testing.assert_allclose(r[y == 0], 1, atol=1e-6)
     np.testing.assert_allclose(r[y == 1], 0.3, atol=1e-6)
+
+
+# --- the nearest-centroid baseline ------------------------------------------------------------------------------
+
+def test_class_means_and_nearest_centroid_match_the_definitions():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 5)).astype(np.float32), rng.integers(0, 4, 300)
+    means = class_means(X, y, 4)
+    assert means.shape == (4, 5)
+    np.testing.assert_allclose(means, [X[y == k].mean(axis=0) for k in range(4)], rtol=1e-5, atol=1e-6)
+    X_new = rng.normal(size=(50, 5))
+    distances = ((X_new[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)   # ||x_n - x̄_k||², N × K
+    np.testing.assert_array_equal(nearest_centroid(X_new, means), distances.argmin(axis=1))
+    assert np.mean(nearest_centroid(means, means) == np.arange(4)) == 1  # each centroid is nearest to itself
+
+
+def test_nearest_centroid_boundary_on_separable_data():
+    X, y = np.array([[-2.0, 0], [-1, 0], [1, 0], [2, 0]]), np.array([0, 0, 1, 1])
+    means = class_means(X, y, 2)
+    np.testing.assert_array_equal(nearest_centroid(np.array([[-0.1, 5], [0.1, -5]]), means), [0, 1])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: class_means(np.zeros((4, 3)), np.zeros(5, int)), r"class_means: .*\(4, 3\).*\(5,\)"),
+    (lambda: class_means(np.zeros(4), np.zeros(4, int)), "class_means: X must have shape"),
+    (lambda: class_means(np.zeros((4, 3)), np.array([0, 0, 2, 2]), 3), "class 1 has no examples"),
+    (lambda: nearest_centroid(np.zeros((4, 3)), np.zeros((2, 5))), r"nearest_centroid: .*\(4, 3\).*\(2, 5\)"),
+])
+def test_centroid_errors_name_the_function_and_the_shapes(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
