@@ -50,6 +50,9 @@ def check_close(name: str, actual, expected, *, rtol: float = 1e-6, atol: float 
     if not np.all(np.isfinite(a)):
         raise CheckFailed(f"✗ {name}: the result contains NaN or infinity: {_show(a)}")
     bad = ~(np.abs(a - e) <= atol + rtol * np.abs(e))
+    if bad.any() and a.size == 1:
+        raise CheckFailed(f"✗ {name}: expected {e.item():.6g}, got {a.item():.6g} "
+                          f"(allowed difference {atol + rtol * abs(e.item()):.2g})")
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         raise CheckFailed(f"✗ {name}: {int(bad.sum())} of {a.size} values differ; the first at index {where}: "
@@ -58,17 +61,19 @@ def check_close(name: str, actual, expected, *, rtol: float = 1e-6, atol: float 
     return passed(name, "1 value matches" if a.size == 1 else f"{a.size} values match")
 
 # %% ../book/checking.ipynb #5f96ce95
-def check_gradient(name: str, f, x, analytic, *, tol: float = 1e-6, eps: float = 1e-6) -> bool:
-    """Check an analytic gradient of the scalar function `f` at `x` (float64) against central differences.
+def check_gradient(name: str, f, x, analytic, *, tol: float = 1e-6, h: float = 1e-6) -> bool:
+    """Check an analytic gradient of the scalar function `f` at `x` against central differences with step `h`.
 
-    Passes when the relative error is below `tol`. Part of `nnlib.checks` (page "Checking your work").
+    Both are compared in float64 through the relative error ‖g − ĝ‖ / (‖g‖ + ‖ĝ‖) of `nnlib.gradcheck`
+    (g: `analytic`, ĝ: the numerical gradient); the check passes when it is below `tol`.
+    Part of `nnlib.checks` (page "Checking your work").
     """
     x = np.asarray(x, dtype=np.float64)
     analytic = np.asarray(analytic, dtype=np.float64)
     if analytic.shape != x.shape:
         raise CheckFailed(f"✗ {name}: the gradient must have the shape of its input {x.shape}, "
                           f"got shape {analytic.shape}")
-    numeric = numerical_gradient(f, x.copy(), eps=eps)
+    numeric = numerical_gradient(f, x.copy(), h)
     err = relative_error(analytic, numeric)
     if not err < tol:
         raise CheckFailed(f"✗ {name}: relative error {err:.2e} (must be below {tol:.0e})\n"

@@ -17,26 +17,37 @@ def _check_same_shape(a, b, what: str):
 
 
 def mse(y_pred, y_true):
-    """Mean squared error L = (1/N) Σ_n ½‖ŷ_n − y_n‖², for arrays of shape (N, K). Derived in Chapter 4 (Losses)."""
+    """Mean squared error 𝓛 = (1/N) Σ_n ½ Σ_j (A_nj − Y_nj)². Derived in Chapter 4 (Losses).
+
+    `y_pred`: the predictions A, shape (N, d_L), one example per row; `y_true`: the targets Y, the same shape.
+    """
+    y_pred, y_true = np.asarray(y_pred), np.asarray(y_true)
     _check_same_shape(y_pred, y_true, "mse")
     return 0.5 * np.sum((y_pred - y_true) ** 2) / len(y_pred)
 
 
 def mse_grad(y_pred, y_true):
-    """Gradient of `mse` with respect to the predictions: (Ŷ − Y) / N. Derived in Chapter 4 (Losses)."""
+    """Gradient of `mse` with respect to the predictions: ∂𝓛/∂A = (A − Y) / N. Derived in Chapter 4 (Losses)."""
+    y_pred, y_true = np.asarray(y_pred), np.asarray(y_true)
     _check_same_shape(y_pred, y_true, "mse_grad")
     return (y_pred - y_true) / len(y_pred)
 
 # %% ../book/04_losses.ipynb #a7f30f09
 def logsumexp(z, axis: int = -1, keepdims: bool = False):
-    """log Σ_j exp(z_j), computed as m + log Σ_j exp(z_j − m) with m = max z. Derived in Chapter 4 (Losses)."""
+    """LSE(z) = log Σ_j exp(z_j) along `axis`, computed as m + log Σ_j exp(z_j − m) with m = max_j z_j.
+
+    Derived in Chapter 4 (Losses).
+    """
     m = np.max(z, axis=axis, keepdims=True)
     out = m + np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def log_softmax(z, axis: int = -1):
-    """log softmax(z)_k = z_k − logsumexp(z), finite for any finite logits. Derived in Chapter 4 (Losses)."""
+    """log softmax(z)_k = z_k − LSE(z) along `axis`, finite for logits of any size a network produces (e.g. ±1e4).
+
+    Derived in Chapter 4 (Losses).
+    """
     return z - logsumexp(z, axis=axis, keepdims=True)
 
 
@@ -60,32 +71,44 @@ def _targets(y, shape, what: str, dtype=np.float64):
     return y
 
 
-def cross_entropy(p, y, eps: float = 1e-12):
-    """Cross-entropy of probabilities: L = −(1/N) Σ_n Σ_k Y_nk log p_nk. Derived in Chapter 4 (Losses).
+def cross_entropy(p, y, floor: float = 1e-12):
+    """Cross-entropy of probabilities: 𝓛 = −(1/N) Σ_n Σ_k Y_nk log P_nk. Derived in Chapter 4 (Losses).
 
-    `p`: (N, K) probabilities; `y`: integer labels (N,) or targets (N, K). Probabilities are clipped at `eps`
-    so that a p of exactly 0 gives a large loss instead of inf; prefer `softmax_cross_entropy` on logits.
+    `p`: the probabilities P, shape (N, K); `y`: integer labels (N,) or targets Y (N, K). Probabilities below
+    `floor` are raised to it, so that a P_nk of exactly 0 gives a large loss instead of inf; prefer
+    `softmax_cross_entropy` on logits.
     """
+    p = np.asarray(p)
     Y = _targets(y, p.shape, "cross_entropy", p.dtype)
-    return -np.sum(Y * np.log(np.clip(p, eps, None))) / len(p)
+    return -np.sum(Y * np.log(np.maximum(p, floor))) / len(p)
 
 
-def cross_entropy_grad(p, y, eps: float = 1e-12):
-    """Gradient of `cross_entropy` with respect to the probabilities: −Y / (N p). Derived in Chapter 4 (Losses)."""
+def cross_entropy_grad(p, y, floor: float = 1e-12):
+    """Gradient of `cross_entropy` with respect to the probabilities: ∂𝓛/∂P_nk = −Y_nk / (N P_nk). Chapter 4 (Losses).
+
+    Probabilities below `floor` are raised to it, as in `cross_entropy`.
+    """
+    p = np.asarray(p)
     Y = _targets(y, p.shape, "cross_entropy_grad", p.dtype)
-    return -Y / (len(p) * np.clip(p, eps, None))
+    return -Y / (len(p) * np.maximum(p, floor))
 
 
 def softmax_cross_entropy(z, y):
-    """Cross-entropy of softmax(z) from the logits: L = −(1/N) Σ_n Σ_k Y_nk (z_nk − LSE(z_n)). Chapter 4.
+    """Cross-entropy of softmax(Z) from the logits: 𝓛 = −(1/N) Σ_n Σ_k Y_nk (Z_nk − LSE(Z_n:)). Chapter 4 (Losses).
 
-    `z`: (N, K) logits; `y`: integer labels (N,) or targets (N, K). Finite for any finite logits (e.g. ±1e4).
+    `z`: the logits Z, shape (N, K); `y`: integer labels (N,) or targets Y (N, K) whose rows sum to 1. Finite for
+    logits of any size a network produces (the tests use ±1e4).
     """
+    z = np.asarray(z)
     Y = _targets(y, z.shape, "softmax_cross_entropy", z.dtype)
     return -np.sum(Y * log_softmax(z)) / len(z)
 
 
 def softmax_cross_entropy_grad(z, y):
-    """Gradient of `softmax_cross_entropy` with respect to the logits: (softmax(Z) − Y) / N. Chapter 4 (Losses)."""
+    """Gradient of `softmax_cross_entropy` with respect to the logits: δ = ∂𝓛/∂Z = (softmax(Z) − Y) / N = (P − Y) / N.
+
+    Targets Y as in `softmax_cross_entropy` (their rows must sum to 1). Derived in Chapter 4 (Losses).
+    """
+    z = np.asarray(z)
     Y = _targets(y, z.shape, "softmax_cross_entropy_grad", z.dtype)
     return (softmax(z) - Y) / len(z)
