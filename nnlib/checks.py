@@ -24,21 +24,20 @@ def _show(value, limit: int = 6) -> str:
     return head + more
 
 
-def passed(name: str, detail: str = "") -> bool:
-    "Print the ✓ line of a check that passed and return True."
+def passed(name: str, detail: str = "") -> None:
+    "Print the ✓ line of a check that passed (a check that fails raises `CheckFailed` instead)."
     print(f"✓ {name}" + (f": {detail}" if detail else ""))
-    return True
 
 # %% ../book/checking.ipynb #036ede1b
-def check_shape(name: str, actual, expected_shape) -> bool:
+def check_shape(name: str, actual, expected_shape) -> None:
     """Check that `actual` has shape `expected_shape`. Part of `nnlib.checks` (page "Checking your work")."""
     shape = np.shape(actual)
     if tuple(shape) != tuple(expected_shape):
         raise CheckFailed(f"✗ {name}: expected shape {tuple(expected_shape)}, got shape {tuple(shape)}")
-    return passed(name, f"shape {tuple(shape)}")
+    passed(name, f"shape {tuple(shape)}")
 
 
-def check_close(name: str, actual, expected, *, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+def check_close(name: str, actual, expected, *, rtol: float = 1e-6, atol: float = 1e-8) -> None:
     """Check that `actual` equals `expected` elementwise within |a - e| <= atol + rtol·|e| (shapes must match).
 
     Part of `nnlib.checks` (page "Checking your work").
@@ -58,10 +57,10 @@ def check_close(name: str, actual, expected, *, rtol: float = 1e-6, atol: float 
         raise CheckFailed(f"✗ {name}: {int(bad.sum())} of {a.size} values differ; the first at index {where}: "
                           f"expected {e[where]:.6g}, got {a[where]:.6g}\n"
                           f"  expected {_show(e)}\n  actual   {_show(a)}")
-    return passed(name, "1 value matches" if a.size == 1 else f"{a.size} values match")
+    passed(name, "1 value matches" if a.size == 1 else f"{a.size} values match")
 
 # %% ../book/checking.ipynb #5f96ce95
-def check_gradient(name: str, f, x, analytic, *, tol: float = 1e-6, h: float = 1e-6) -> bool:
+def check_gradient(name: str, f, x, analytic, *, tol: float = 1e-6, h: float = 1e-6) -> None:
     """Check an analytic gradient of the scalar function `f` at `x` against central differences with step `h`.
 
     Both are compared in float64 through the relative error ‖g − ĝ‖ / (‖g‖ + ‖ĝ‖) of `nnlib.gradcheck`
@@ -78,14 +77,14 @@ def check_gradient(name: str, f, x, analytic, *, tol: float = 1e-6, h: float = 1
     if not err < tol:
         raise CheckFailed(f"✗ {name}: relative error {err:.2e} (must be below {tol:.0e})\n"
                           f"  numerical {_show(numeric)}\n  yours     {_show(analytic)}")
-    return passed(name, f"relative error {err:.1e}")
+    passed(name, f"relative error {err:.1e}")
 
 
-def check_true(name: str, condition: bool, message: str) -> bool:
+def check_true(name: str, condition: bool, message: str) -> None:
     """Check a property that is not a comparison of values; `message` says what was expected.
 
     Part of `nnlib.checks` (page "Checking your work").
     """
     if not condition:
         raise CheckFailed(f"✗ {name}: {message}")
-    return passed(name)
+    passed(name)
