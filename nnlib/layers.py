@@ -16,8 +16,8 @@ from .losses import (cross_entropy, cross_entropy_grad, mse, mse_grad, softmax_c
 class Layer:
     """Base class: `forward(X)` caches what `backward(grad)` needs. Derived in Chapter 5 (Backpropagation).
 
-    `backward` takes ∂L/∂output, fills `self.grads` (same keys and shapes as `self.params`) and returns
-    ∂L/∂input. Layers without parameters have empty `params` and `grads`.
+    `backward` takes ∂𝓛/∂output, fills `self.grads` (same keys and shapes as `self.params`) and returns
+    ∂𝓛/∂input. Layers without parameters have empty `params` and `grads`.
     """
 
     def __init__(self, name: str = None):
@@ -47,11 +47,12 @@ class Layer:
 
 
 class Dense(Layer):
-    """Fully connected layer Z = X W + b. Forward in Chapter 2; backward derived in Chapter 5 (Backpropagation).
+    """Fully connected layer Z = X W + 1bᵀ. Forward in Chapter 2; backward derived in Chapter 5 (Backpropagation).
 
-    Backward, with δ = ∂L/∂Z: ∂L/∂W = Xᵀ δ, ∂L/∂b = Σ_n δ_n (column sums), ∂L/∂X = δ Wᵀ.
-    `init(n_in, n_out, rng)` returns the initial weights (default: N(0, 0.01²), see Chapter 7); biases start at 0.
-    Set `input_grad = False` on a first layer, whose input (the data) needs no gradient: backward then returns None.
+    Backward, with δ = ∂𝓛/∂Z: ∂𝓛/∂b = δᵀ1, the column sums (BP3); ∂𝓛/∂W = Xᵀ δ (BP4); ∂𝓛/∂X = δ Wᵀ (into BP2).
+    `init(n_in, n_out, rng)` returns the initial weights (default: Chapter 2's N(0, 0.01²); Chapter 7 derives
+    better scales); biases start at 0. Set `input_grad = False` on a first layer, whose input (the data) needs no
+    gradient: backward then returns None.
     """
 
     def __init__(self, n_in: int, n_out: int, *, rng=None, init=None, dtype=np.float64, name: str = None):
@@ -72,15 +73,15 @@ class Dense(Layer):
 
     def backward(self, dZ):
         X = self._cached(dZ)
-        self.grads["W"] = X.T @ dZ            # BP3
-        self.grads["b"] = dZ.sum(axis=0)      # BP4
-        if not self.input_grad:               # first layer: nobody needs ∂L/∂X
+        self.grads["W"] = X.T @ dZ            # BP4
+        self.grads["b"] = dZ.sum(axis=0)      # BP3
+        if not self.input_grad:               # first layer: nobody needs ∂𝓛/∂X
             return None
-        return dZ @ self.params["W"].T        # ∂L/∂X, the input of BP2 for the layer below
+        return dZ @ self.params["W"].T        # ∂𝓛/∂X, which BP2 of the layer below needs
 
 
 class Activation(Layer):
-    """Elementwise activation A = φ(Z); backward: ∂L/∂Z = ∂L/∂A ⊙ φ'(Z). Derived in Chapter 5 (Backpropagation)."""
+    """Elementwise activation A = φ(Z); backward: ∂𝓛/∂Z = ∂𝓛/∂A ⊙ φ′(Z). Derived in Chapter 5 (Backpropagation)."""
 
     function = derivative = None
 
@@ -93,25 +94,25 @@ class Activation(Layer):
 
 
 class ReLU(Activation):
-    """ReLU layer, φ = max(z, 0), φ' = [z > 0] (Chapter 3); backward derived in Chapter 5."""
+    """ReLU layer, φ(z) = max(z, 0), φ′(z) = 𝟙[z > 0] (Chapter 3); backward derived in Chapter 5."""
     function, derivative = staticmethod(relu), staticmethod(relu_grad)
 
 
 class Sigmoid(Activation):
-    """Sigmoid layer, φ = 1/(1 + e^{−z}), φ' = σ(1 − σ) (Chapter 3); backward derived in Chapter 5."""
+    """Sigmoid layer, σ(z) = 1/(1 + e^{−z}), σ′ = σ(1 − σ) (Chapter 3); backward derived in Chapter 5."""
     function, derivative = staticmethod(sigmoid), staticmethod(sigmoid_grad)
 
 
 class Tanh(Activation):
-    """tanh layer, φ' = 1 − tanh² (Chapter 3); backward derived in Chapter 5."""
+    """tanh layer, φ′ = 1 − tanh² (Chapter 3); backward derived in Chapter 5."""
     function, derivative = staticmethod(tanh), staticmethod(tanh_grad)
 
 
 class Softmax(Layer):
-    """Softmax over each row (Chapter 3); backward ∂L/∂Z = P ⊙ (G − rowsum(G ⊙ P)). Chapter 5.
+    """Softmax over each row, P = softmax(Z) (Chapter 3); backward ∂𝓛/∂Z = P ⊙ (G − rowsum(G ⊙ P)), G = ∂𝓛/∂P.
 
-    Use it when you need probabilities inside a network; for classification, prefer `SoftmaxCrossEntropy`
-    on the logits, whose backward pass is simpler and stable.
+    The Jacobian form of BP1, derived in Chapter 5. Use it when you need probabilities inside a network; for
+    classification, prefer `SoftmaxCrossEntropy` on the logits, whose backward pass is simpler and stable.
     """
 
     def forward(self, Z):
@@ -124,7 +125,7 @@ class Softmax(Layer):
 
 # %% ../book/05_backprop.ipynb #554b8d3a
 class Loss:
-    """Base class for losses: `forward(outputs, targets)` → float, `backward()` → ∂L/∂outputs. Chapter 5."""
+    """Base class for losses: `forward(outputs, targets)` → float, `backward()` → ∂𝓛/∂outputs. Chapter 5."""
 
     value = gradient = None
 
@@ -145,15 +146,18 @@ class Loss:
 
 
 class MSELoss(Loss):
-    """Mean squared error (1/N) Σ ½‖ŷ − y‖²; backward (Ŷ − Y)/N. Chapter 4; as a layer in Chapter 5."""
+    """Mean squared error 𝓛 = (1/N) Σ_n ½‖a_n − y_n‖² of outputs A and targets Y; backward (A − Y)/N. Chapter 4; as a
+    layer in Chapter 5."""
     value, gradient = staticmethod(mse), staticmethod(mse_grad)
 
 
 class CrossEntropy(Loss):
-    """Cross-entropy of probabilities, −(1/N) Σ Y log P; backward −Y/(N P). Chapter 4; as a layer in Chapter 5."""
+    """Cross-entropy of probabilities, 𝓛 = −(1/N) Σ Y ⊙ log P; backward −Y/(N P), entrywise. Chapter 4; as a layer in
+    Chapter 5."""
     value, gradient = staticmethod(cross_entropy), staticmethod(cross_entropy_grad)
 
 
 class SoftmaxCrossEntropy(Loss):
-    """Softmax + cross-entropy on logits; backward (softmax(Z) − Y)/N (BP1). Chapter 4; as a layer in Chapter 5."""
+    """Softmax + cross-entropy on the logits Z; backward (softmax(Z) − Y)/N (BP1's special case). Chapter 4; as a
+    layer in Chapter 5."""
     value, gradient = staticmethod(softmax_cross_entropy), staticmethod(softmax_cross_entropy_grad)

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from nnlib.activations import softmax
-from nnlib.gradcheck import check_layer, check_loss, numerical_gradient, relative_error
+from nnlib.gradcheck import (check_layer, check_loss, largest_error, numerical_gradient, numerical_gradient_at,
+                             relative_error)
 from nnlib.layers import CrossEntropy, Dense, MSELoss, ReLU, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh
 
 SHAPES = [(1, 1, 1), (1, 5, 3), (4, 3, 7), (16, 12, 10)]
@@ -126,3 +127,61 @@ def test_gradient_checks_refuse_float32():
         numerical_gradient(lambda v: 0.0, np.ones(2, dtype=np.float32))
     with pytest.raises(TypeError, match="float64"):
         check_loss(MSELoss(), np.ones((2, 2), dtype=np.float32), np.ones((2, 2)))
+    with pytest.raises(TypeError, match="float64"):
+        numerical_gradient_at(lambda v: 0.0, np.ones(2, dtype=np.float32), [(0,)])
+
+
+def test_numerical_gradient_at_matches_the_full_gradient():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 5))
+    before = x.copy()
+    f = lambda v: float(np.sum(np.sin(v) * v))
+    indices = [(0, 0), (3, 4), (2, 1)]
+    full = numerical_gradient(f, x)
+    np.testing.assert_allclose(numerical_gradient_at(f, x, indices), [full[i] for i in indices], rtol=1e-12)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_h_is_the_step_and_eps_its_old_name():
+    x = np.array([0.3, -1.2])
+    f = lambda v: float(np.sum(np.exp(v)))
+    np.testing.assert_array_equal(numerical_gradient(f, x, h=1e-4), numerical_gradient(f, x, eps=1e-4))
+    np.testing.assert_array_equal(numerical_gradient(f, x, 1e-4), numerical_gradient(f, x, h=1e-4))
+    layer = Sigmoid()
+    Z = np.random.default_rng(0).normal(size=(3, 4))
+    assert check_layer(layer, Z, h=1e-5) == check_layer(layer, Z, eps=1e-5)
+
+
+def test_largest_error_finds_the_one_wrong_entry():
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(300, 5))
+    b = a.copy()
+    b[-1] *= 2.0                                        # one row wrong
+    error, where = largest_error(a, b)
+    assert where[0] == 299 and error > 0.1
+    assert relative_error(a, b) < error                 # the norm dilutes it, the largest error does not
+    assert largest_error(np.zeros(3), np.zeros(3)) == (0.0, (0,))
+    with pytest.raises(ValueError, match="shapes"):
+        largest_error(np.ones(2), np.ones(3))
+
+
+def test_check_layer_with_a_sample_of_entries():
+    rng = np.random.default_rng(5)
+    layer = Dense(60, 40, rng=rng, init=normal_init)
+    errors = check_layer(layer, rng.normal(size=(3, 60)), sample=25)
+    assert set(errors) == {"input", "W", "b"} and max(errors.values()) < TOL
+
+    class NoBiasGrad(Dense):
+        def backward(self, dZ):
+            out = super().backward(dZ)
+            self.grads["b"] = 0 * dZ.sum(axis=0)
+            return out
+
+    assert check_layer(NoBiasGrad(60, 40, rng=0, init=normal_init), rng.normal(size=(3, 60)), sample=25)["b"] > 0.5
+
+
+def test_check_layer_of_a_first_layer_skips_the_input():
+    layer = Dense(3, 2, rng=0, init=normal_init)
+    layer.input_grad = False
+    errors = check_layer(layer, np.random.default_rng(6).normal(size=(4, 3)))
+    assert set(errors) == {"W", "b"} and max(errors.values()) < TOL
