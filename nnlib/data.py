@@ -109,7 +109,8 @@ def download(url: str, dest, md5: str = None, *, timeout: float = 10.0, progress
 
     The bytes go to a temporary file beside `dest`, which replaces `dest` (`os.replace`) only once the
     download is complete and its checksum matches; on any failure or interruption the temporary file is
-    removed and `dest` is untouched. Shows a tqdm progress bar unless `progress=False`.
+    removed and `dest` is untouched. `timeout` (seconds) applies to the connection and to each read (urllib's
+    socket timeout), not to the download as a whole. Shows a tqdm progress bar unless `progress=False`.
     """
     from tqdm import tqdm
 
@@ -194,7 +195,7 @@ def load_mnist(split: str = "train", *, data_dir=None, download: bool = True):
     The files come from `data_dir` if given, else from `mnist_dir()` (NNLIB_DATA, cache, download).
     """
     if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise ValueError(f"load_mnist: split must be 'train' or 'test', got {split!r}")
     folder = Path(data_dir) if data_dir is not None else mnist_dir(download_missing=download)
     paths = {}
     for kind in ("images", "labels"):
@@ -224,10 +225,12 @@ def train_val_split(X, y, val_size=10_000, *, seed=0):
     """
     X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} examples but y has {len(y)}")
+        raise ValueError(f"train_val_split: X has {len(X)} examples but y has {len(y)} "
+                         f"(shapes {X.shape} and {y.shape})")
     n_val = round(val_size * len(X)) if isinstance(val_size, float) else int(val_size)
     if not 0 < n_val < len(X):
-        raise ValueError(f"val_size={val_size} leaves no examples for training or validation (N={len(X)})")
+        raise ValueError(f"train_val_split: val_size={val_size} leaves no examples for training or validation "
+                         f"(N={len(X)})")
     order = np.random.default_rng(seed).permutation(len(X))
     train, val = order[:-n_val], order[-n_val:]
     return X[train], X[val], y[train], y[val]
@@ -252,14 +255,19 @@ def one_hot(y, num_classes: int = 10, dtype=np.float32) -> np.ndarray:
 def class_means(X, y, num_classes: int = 10) -> np.ndarray:
     """The centroid of each class, row k the mean of the rows of X labelled k. Derived in Chapter 1 (Data).
 
-    x̄_k = (1/N_k) Σ_n 𝟙[y_n = k] x_n with N_k = Σ_n 𝟙[y_n = k], computed as row k of Yᵀ X divided by N_k
-    (Y = one_hot(y)). `X` has shape (N, d_0) and `y` shape (N,); returns shape (num_classes, d_0).
-    Raises `ValueError` if the shapes disagree or a class has no example.
+    x̄_k = (1/N_k) Σ_n 𝟙[y_n = k] x_n with N_k = Σ_n 𝟙[y_n = k], computed as row k of Yᵀ X divided by N_k, with
+    Y_nk = 𝟙[y_n = k] the one-hot matrix of y. `X` has shape (N, d_0) and `y` shape (N,) with integers in
+    [0, num_classes); returns shape (num_classes, d_0). Raises `ValueError` (`TypeError` for non-integer labels)
+    if the shapes disagree, a label is out of range or a class has no example.
     """
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim != 2 or y.shape != (len(X),):
         raise ValueError(f"class_means: X must have shape (N, d_0) and y shape (N,), got X {X.shape} and y {y.shape}")
-    Y = one_hot(y, num_classes, dtype=np.result_type(X.dtype, np.float32))
+    if y.size and not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"class_means: labels must be integers, got dtype {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"class_means: labels must be in [0, {num_classes}), got values from {y.min()} to {y.max()}")
+    Y = (y[:, None] == np.arange(num_classes)).astype(np.result_type(X.dtype, np.float32))   # N × K, Y_nk = 𝟙[y_n = k]
     counts = Y.sum(axis=0)                                   # N_k
     if (counts == 0).any():
         raise ValueError(f"class_means: class {np.flatnonzero(counts == 0)[0]} has no examples")
@@ -283,24 +291,36 @@ def nearest_centroid(X, means) -> np.ndarray:
 
 # %% ../book/01_data.ipynb #b6e602ac
 def minibatches(X, y, batch_size: int, *, shuffle: bool = True, rng=None):
-    """Yield `(X_batch, y_batch)` pairs covering every example once. Derived in Chapter 1 (Data).
+    """Mini-batches `(X_batch, y_batch)` that cover every example once. Derived in Chapter 1 (Data).
 
-    With `shuffle=True` the order is a permutation drawn from `rng` (a `np.random.Generator`, or a seed) and each
-    batch is a copy; with `shuffle=False` batches are consecutive slices (views). The last batch may be smaller.
-    Pass one Generator for the whole run: the same integer seed at every epoch gives the same order every epoch.
+    Returns an iterator over the ⌈N / batch_size⌉ batches of one epoch; the last one may be smaller. With
+    `shuffle=True` the order is a permutation drawn from `rng` when `minibatches` is called, and each batch is a
+    copy. `rng` is then required: a `np.random.Generator` (pass one Generator for the whole run, and each call
+    draws a new order) or an integer seed (a fresh generator at every call, so the same order every time). With
+    `shuffle=False` the batches are consecutive slices (views) and `rng` is not used. The arguments are checked at
+    the call, not at the first batch; a `ValueError` names the function and the shapes.
     """
+    X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} examples but y has {len(y)}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    if not shuffle:  # consecutive slices are views: no copying at all
-        for start in range(0, len(X), batch_size):
-            yield X[start:start + batch_size], y[start:start + batch_size]
-        return
-    order = np.random.default_rng(rng).permutation(len(X))
+        raise ValueError(f"minibatches: X has {len(X)} examples but y has {len(y)} (shapes {X.shape} and {y.shape})")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"minibatches: batch_size must be a positive integer, got {batch_size!r}")
+    if not shuffle:
+        return _batches(X, y, batch_size, order=None)
+    if rng is None:
+        raise ValueError("minibatches: shuffle=True needs rng, a np.random.Generator (one for the whole run) or an "
+                         "integer seed, so that the order can be repeated")
+    return _batches(X, y, batch_size, order=np.random.default_rng(rng).permutation(len(X)))
+
+
+def _batches(X, y, batch_size: int, order):
+    "The generator behind `minibatches`: consecutive slices of the rows, or of `order`. Chapter 1."
     for start in range(0, len(X), batch_size):
-        idx = order[start:start + batch_size]
-        yield X[idx], y[idx]
+        if order is None:  # consecutive slices are views: no copying at all
+            yield X[start:start + batch_size], y[start:start + batch_size]
+        else:
+            idx = order[start:start + batch_size]
+            yield X[idx], y[idx]
 
 # %% ../book/01_data.ipynb #9627e389
 def _shuffled(X, y, rng):
@@ -329,7 +349,7 @@ def make_circles(n: int = 200, *, noise: float = 0.05, factor: float = 0.5, seed
     Angles uniform in [0, 2π); N(0, noise²) noise on each coordinate.
     """
     if not 0 < factor < 1:
-        raise ValueError(f"factor must be in (0, 1), got {factor}")
+        raise ValueError(f"make_circles: factor must be in (0, 1), got {factor}")
     rng = np.random.default_rng(seed)
     n0 = n // 2
     angle = rng.uniform(0, 2 * np.pi, n)

@@ -255,9 +255,9 @@ def test_train_val_split_is_seeded_and_disjoint():
     assert not np.array_equal(a[3], c[3])
     assert sorted(np.concatenate([a[2], a[3]]).tolist()) == list(range(50))
     np.testing.assert_array_equal(a[0][:, 0] // 2, a[2])  # rows stay paired with their labels
-    with pytest.raises(ValueError, match="leaves no examples"):
+    with pytest.raises(ValueError, match="train_val_split: val_size=50 leaves no examples"):
         train_val_split(X, y, val_size=50)
-    with pytest.raises(ValueError, match="50 examples but y has 49"):
+    with pytest.raises(ValueError, match=r"train_val_split: X has 50 examples but y has 49 .*\(50, 2\).*\(49,\)"):
         train_val_split(X, y[:-1])
 
 
@@ -288,6 +288,28 @@ def test_minibatches_cover_every_example_once(batch_size):
         assert not np.array_equal(seen, np.arange(100))  # shuffled
     unshuffled = np.concatenate([yb for _, yb in minibatches(X, y, batch_size, shuffle=False)])
     np.testing.assert_array_equal(unshuffled, np.arange(100))
+
+
+def test_minibatches_checks_its_arguments_at_the_call():
+    """The errors come from the call itself, before any batch is requested, and name the function."""
+    X, y = np.zeros((10, 2)), np.zeros(10, int)
+    with pytest.raises(ValueError, match=r"minibatches: X has 10 examples but y has 9 .*\(10, 2\).*\(9,\)"):
+        minibatches(X, y[:-1], 4, rng=0)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="minibatches: batch_size must be a positive integer"):
+            minibatches(X, y, bad, rng=0)
+    with pytest.raises(ValueError, match="minibatches: shuffle=True needs rng"):
+        minibatches(X, y, 4)
+    assert len(list(minibatches(X, y, np.int64(4), shuffle=False))) == 3   # no rng needed without shuffling
+
+
+def test_minibatches_one_generator_gives_a_new_order_each_call():
+    X, y = np.arange(100).reshape(50, 2), np.arange(50)
+    rng = np.random.default_rng(0)
+    first, second = ([yb for _, yb in minibatches(X, y, 50, rng=rng)][0] for _ in range(2))
+    assert not np.array_equal(first, second)
+    again = np.random.default_rng(0)
+    np.testing.assert_array_equal(first, next(minibatches(X, y, 50, rng=again))[1])
 
 
 @pytest.mark.parametrize("make, n, classes", [(make_moons, 101, 2), (make_circles, 100, 2), (make_spirals, 300, 3)])
@@ -332,8 +354,15 @@ def test_nearest_centroid_boundary_on_separable_data():
     (lambda: class_means(np.zeros((4, 3)), np.zeros(5, int)), r"class_means: .*\(4, 3\).*\(5,\)"),
     (lambda: class_means(np.zeros(4), np.zeros(4, int)), "class_means: X must have shape"),
     (lambda: class_means(np.zeros((4, 3)), np.array([0, 0, 2, 2]), 3), "class 1 has no examples"),
+    (lambda: class_means(np.zeros((4, 3)), np.array([0, 1, 2, 3]), 3), r"class_means: labels must be in \[0, 3\)"),
+    (lambda: class_means(np.zeros((2, 3)), np.array([-1, 0]), 2), r"class_means: .*from -1 to 0"),
     (lambda: nearest_centroid(np.zeros((4, 3)), np.zeros((2, 5))), r"nearest_centroid: .*\(4, 3\).*\(2, 5\)"),
 ])
 def test_centroid_errors_name_the_function_and_the_shapes(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_class_means_rejects_float_labels():
+    with pytest.raises(TypeError, match="class_means: labels must be integers"):
+        class_means(np.zeros((2, 3)), np.array([0.0, 1.0]), 2)
