@@ -13,7 +13,7 @@ def relu(z):
 
 
 def relu_grad(z):
-    """Derivative of ReLU: 1 where z > 0, else 0 (the subgradient 0 at the kink). Derived in Chapter 3."""
+    """Derivative of ReLU, 1[z > 0] (the subgradient 0 at the kink). Derived in Chapter 3 (Activations)."""
     return (z > 0).astype(z.dtype)
 
 # %% ../book/03_activations.ipynb #7b544a35
@@ -43,7 +43,7 @@ def tanh_grad(z):
 
 # %% ../book/03_activations.ipynb #c3fb7e85
 def softmax(z, axis: int = -1):
-    """Softmax along `axis`: p_k = exp(z_k − max z) / Σ_j exp(z_j − max z). Derived in Chapter 3 (Activations).
+    """Softmax along `axis`: p_k = exp(z_k − max z) / Σ_k' exp(z_k' − max z). Derived in Chapter 3 (Activations).
 
     Shifting by the maximum leaves the result unchanged and keeps every exponent ≤ 0, so logits of any
     size (e.g. ±1e4) give finite probabilities that sum to 1.
@@ -53,7 +53,8 @@ def softmax(z, axis: int = -1):
 
 # %% ../book/03_activations.ipynb #205e85eb
 def softmax_jacobian(p):
-    """Jacobian of softmax at one probability vector p: diag(p) − p pᵀ, shape (K, K). Derived in Chapter 3."""
+    """Jacobian of softmax at one probability vector p: J_kj = p_k (1[k = j] − p_j), i.e. diag(p) − outer(p, p),
+    shape (K, K). Derived in Chapter 3 (Activations)."""
     p = np.asarray(p)
     if p.ndim != 1:
         raise ValueError(f"softmax_jacobian: expects one probability vector of shape (K,), got shape {p.shape}")
@@ -61,8 +62,9 @@ def softmax_jacobian(p):
 
 
 def softmax_vjp(p, g, axis: int = -1):
-    """Gradient through softmax: ∂L/∂z = p ⊙ (g − Σ_k g_k p_k), row by row. Derived in Chapter 3 (Activations).
+    """Gradient through softmax: ∂𝓛/∂z = p ⊙ (g − Σ_k g_k p_k), row by row. Derived in Chapter 3 (Activations).
 
-    `p` = softmax(z) and `g` = ∂L/∂p, same shape; this equals g @ J for each row without forming J.
+    `p` = softmax(z) and `g` = ∂𝓛/∂p, the gradient arriving from above, same shape; this equals g @ J for each
+    row without forming J.
     """
     return p * (g - np.sum(g * p, axis=axis, keepdims=True))

@@ -10,7 +10,7 @@ import numpy as np
 def neuron(x, w, b):
     """One neuron's pre-activation z = x·w + b. Derived in Chapter 2 (Forward propagation).
 
-    x, w: shape (d,); b: scalar. Returns a scalar.
+    x, w: shape (n_in,); b: scalar. Returns a scalar.
     """
     return np.dot(x, w) + b
 
@@ -23,13 +23,14 @@ def check_features(X, n_in: int, layer: str) -> None:
 
 
 def dense_forward(X, W, b, layer: str = "Dense"):
-    """Batched dense layer Z = X W + b. Derived in Chapter 2 (Forward propagation).
+    """Batched dense layer Z = X W + 1 bᵀ (code: X @ W + b). Derived in Chapter 2 (Forward propagation).
 
-    X: (N, d) one example per row; W: (d, m); b: (m,) broadcast over the rows. Returns Z: (N, m).
+    X: (N, n_in), one example per row; W: (n_in, n_out); b: (n_out,), broadcast over the rows.
+    Returns Z: (N, n_out). Raises a ValueError naming `layer` and the shapes if they do not fit.
     """
     if W.ndim != 2 or b.shape != (W.shape[1],):
         raise ValueError(f"{layer}: weights of shape {W.shape} and bias of shape {b.shape} do not fit "
-                         f"(expected W: (d, m) and b: (m,))")
+                         f"(expected W: (n_in, n_out) and b: (n_out,))")
     check_features(X, W.shape[0], layer)
     return X @ W + b
 
