@@ -13,6 +13,10 @@ notebook:
 Before that, every cell of every end-of-chapter solution (sphinx-exercise's ``solution-start`` ...
 ``solution-end``, see ``exercises.py``) is removed; the exercises themselves stay.
 
+A hint guides and never gives the answer: ``assign`` refuses a chapter in which a hint contains a line of its own
+region's solution (compared without whitespace, and also without the line's ``return`` or assignment target, so
+``rng.uniform(-limit, limit, (n_in, n_out))`` in a hint is caught when the solution returns it).
+
 Cells keep their ids, and the notebook's metadata records the chapter and the number of blanks. Self-check
 cells (which call ``nnlib.checks``) stay: run top to bottom, a fresh student notebook stops at the first check
 after the first blank, with the hint. Everything the chapter imports from earlier chapters still comes from
@@ -24,6 +28,7 @@ Needs nbgrader (``pip install -r requirements-teach.txt``).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -35,6 +40,30 @@ BOOK = Path(__file__).resolve().parents[1] / "book"
 PLACEHOLDER = "__NNLIB_TEACH_HINT__"
 STUB = f"raise NotImplementedError({PLACEHOLDER})"
 DEFAULT_HINT = "write this part: the derivation above gives the formula"
+
+
+REGION_RE = re.compile(r"^[ \t]*### BEGIN SOLUTION\b[ \t]*(?:hint:)?(?P<hint>[^\n]*)\n(?P<body>.*?)\n[ \t]*### END SOLUTION",
+                       re.MULTILINE | re.DOTALL)
+_TARGET_RE = re.compile(r"^(?:return|yield)\s+|^[\w.\[\]\"', ]+?\s*(?:[-+*/@%]|//|\*\*)?=(?!=)\s*")
+MIN_LEAK = 6  # characters (without whitespace) that a solution line must have to count
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def hint_leaks(source: str) -> list[tuple[str, str]]:
+    """(hint, solution line) for every hint in `source` that contains a line of its own region's solution."""
+    leaks = []
+    for m in REGION_RE.finditer(source):
+        hint = _squash(m.group("hint"))
+        for line in m.group("body").splitlines():
+            code = line.split("#")[0].strip() if "#" in line and "'" not in line and '"' not in line else line.strip()
+            for form in {_squash(code), _squash(_TARGET_RE.sub("", code))}:
+                if len(form) >= MIN_LEAK and form in hint:
+                    leaks.append((m.group("hint").strip(), line.strip()))
+                    break
+    return leaks
 
 
 def _preprocessors():
@@ -70,6 +99,12 @@ def find_chapters(selection, book: Path = BOOK) -> list[Path]:
 def student_notebook(nb):
     """The student version of a chapter notebook (a new notebook; `nb` is not modified)."""
     removed = len(solutions(nb))
+    for i, cell in enumerate(nb.cells):
+        leaks = hint_leaks(cell.source) if cell.cell_type == "code" else []
+        if leaks:
+            hint, line = leaks[0]
+            raise ValueError(f"cell {i}: the hint {hint!r} gives away its solution line {line!r}; "
+                             "a hint must guide, not contain the answer's code")
     nb = strip(nb)  # a copy without the end-of-chapter solutions (the exercises stay)
     region_hints = {i: hints(cell.source) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"}
     resources = {}

@@ -1,15 +1,19 @@
 """Classroom assignments: the solution markers, the student notebooks, the self-checks and the grader.
 
-`python -m nnlib_teach assign` must turn every chapter from 2 to 9 into a student notebook whose blanks raise
-NotImplementedError with a hint, that runs up to its first self-check and stops there, and that contains neither
-a solution nor any hidden test. Submissions are graded through the documented command: one made by filling
-the stubs with the book's code gets every point; one with three planted bugs loses exactly those three tests;
-an untouched student notebook gets nothing.
+`python -m nnlib_teach assign` must turn every chapter from 2 to 10b into a student notebook whose blanks raise
+NotImplementedError with a hint (a hint that holds a line of its solution is refused), that runs up to its first
+self-check and stops there, and that contains neither a solution nor any hidden test. Submissions are graded
+through the README's exact command (`python -m nnlib_teach grade submissions/ --out grades.csv`, relative paths,
+from the course folder and from the repository root): one made by filling the stubs with the book's code gets
+every point; one with planted bugs loses points in exactly the tests that catch them (partial credit per case);
+an untouched student notebook gets nothing; every student gets a feedback file without the tests' source. The
+attacks on the grader are in test_grader_attacks.py.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,13 +24,14 @@ import nbformat
 import pandas as pd
 import pytest
 
+from nnlib_teach.assign import hint_leaks, student_notebook
 from nnlib_teach.exercises import solution_cells, solutions, strip
 from nnlib_teach.markers import BEGIN, END, strip_markers
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK, HIDDEN = ROOT / "book", ROOT / "teach" / "hidden"
 CHAPTERS = ["02_forward", "03_activations", "04_losses", "05_backprop", "05b_gradient_check", "06_training",
-            "07_initialization", "08_optimizers", "09_regularization"]
+            "07_initialization", "08_optimizers", "09_regularization", "10_schedules", "10b_clipping"]
 STUB_RE = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\((?P<hint>\"Exercise: .*\")\)$", re.MULTILINE)
 REGION_RE = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(?P<body>.*?)\n[ \t]*### END SOLUTION", re.MULTILINE | re.DOTALL)
 #: The planted bugs: (chapter, solution line, buggy line, the one hidden test that must catch it).
@@ -35,6 +40,8 @@ BUGS = [
     ("03_activations", "e = np.exp(z - np.max(z, axis=axis, keepdims=True))", "e = np.exp(z)", "softmax"),
     ("08_optimizers", "m_hat = m / (1 - self.beta1 ** self.t)", "m_hat = m", "adam"),
     ("08_optimizers", "v_hat = v / (1 - self.beta2 ** self.t)", "v_hat = v", "adam"),
+    ("10_schedules", "progress = min(epoch - 1, self.epochs) / self.epochs", "progress = (epoch - 1) / self.epochs",
+     "cosine_decay"),
 ]
 
 
@@ -83,6 +90,28 @@ def test_every_blank_is_followed_by_a_self_check(chapter):
     for cell in cells:
         if is_check(cell):
             assert "nnlib.checks" in cell.source or "check_" in cell.source, "a self-check calls nnlib.checks"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_hint_contains_a_line_of_its_solution(chapter):
+    """A hint guides: it never holds a line of its own region's solution (without whitespace, and without the
+    line's `return` or assignment target)."""
+    for i, cell in enumerate(read(BOOK / f"{chapter}.ipynb").cells):
+        assert not hint_leaks(cell.source), f"{chapter}, cell {i}: {hint_leaks(cell.source)}"
+        for match in REGION_RE.finditer(cell.source):
+            hint = re.sub(r"\s+", "", match.group(0).split("\n")[0])
+            for line in match.group("body").splitlines():
+                squashed = re.sub(r"\s+", "", line)
+                assert len(squashed) < 8 or squashed not in hint, f"{chapter}: the hint holds {line.strip()!r}"
+
+
+def test_assign_refuses_a_hint_that_gives_the_answer():
+    nb = read(BOOK / "07_initialization.ipynb")
+    cell = next(c for c in nb.cells if "def xavier_uniform" in c.source)
+    begin = next(line for line in cell.source.splitlines() if "BEGIN SOLUTION" in line)
+    cell.source = cell.source.replace(begin, begin + ": rng.uniform(-limit, limit, (n_in, n_out))", 1)
+    with pytest.raises(ValueError, match="gives away its solution line"):
+        student_notebook(nb)
 
 
 # --- the student notebooks ------------------------------------------------------------------------------------
@@ -175,13 +204,18 @@ def fill(student_nb, teacher_nb, bugs=()):
     return nb
 
 
+README_GRADE = ["-m", "nnlib_teach", "grade", "submissions/", "--out", "grades.csv"]  # the README's exact command
+
+
 @pytest.fixture(scope="module")
 def graded(students, tmp_path_factory):
-    """Grade, with the documented command, four students: the book itself, a correct and a buggy submission
-    made by filling the stubs, and an untouched student notebook (two chapters)."""
-    subs = tmp_path_factory.mktemp("submissions")
+    """Grade, with the README's exact command (relative paths, run from the folder that holds submissions/), four
+    students: the book itself, a correct and a buggy submission made by filling the stubs, and an untouched student
+    notebook (two chapters)."""
+    here = tmp_path_factory.mktemp("course")
+    subs = here / "submissions"
     for who in ("teacher", "alice", "bob", "carol"):
-        (subs / who).mkdir()
+        (subs / who).mkdir(parents=True)
     for chapter in CHAPTERS:
         teacher, student = strip(read(BOOK / f"{chapter}.ipynb")), read(students / f"{chapter}.ipynb")
         shutil.copy(BOOK / f"{chapter}.ipynb", subs / "teacher")
@@ -190,15 +224,14 @@ def graded(students, tmp_path_factory):
         nbformat.write(fill(student, teacher, bugs), subs / "bob" / f"{chapter}.ipynb")
     for chapter in ("03_activations", "08_optimizers"):
         shutil.copy(students / f"{chapter}.ipynb", subs / "carol")
-    out = subs / "grades.csv"
-    proc = subprocess.run([sys.executable, "-m", "nnlib_teach", "grade", str(subs), "--tests", str(HIDDEN),
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([sys.executable, *README_GRADE], cwd=here, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return pd.read_csv(out, index_col="student"), pd.read_csv(subs / "grades_details.csv"), proc.stdout
+    return (pd.read_csv(here / "grades.csv", index_col="student"), pd.read_csv(here / "grades_details.csv"),
+            proc.stdout, here)
 
 
 def test_book_and_filled_submission_pass_every_hidden_test(graded):
-    scores, details, _ = graded
+    scores, details, *_ = graded
     for who in ("teacher", "alice"):
         failed = details[(details.student == who) & ~details.passed]
         assert failed.empty, f"{who} failed: " + failed[["chapter", "exercise", "message"]].to_string()
@@ -208,15 +241,20 @@ def test_book_and_filled_submission_pass_every_hidden_test(graded):
 
 
 def test_planted_bugs_fail_exactly_their_tests(graded):
-    scores, details, _ = graded
+    scores, details, *_ = graded
     failed = details[(details.student == "bob") & ~details.passed]
     expected = {(ch, test) for ch, _, _, test in BUGS}
     assert set(zip(failed.chapter, failed.exercise)) == expected, failed[["chapter", "exercise", "message"]].to_string()
-    assert scores.loc["bob", "total"] == scores.loc["bob", "max_total"] - failed.max_points.sum()
+    lost = (failed.max_points - failed.points).sum()
+    assert 0 < lost <= failed.max_points.sum()
+    assert scores.loc["bob", "total"] == pytest.approx(scores.loc["bob", "max_total"] - lost)
+    softmax = failed[failed.exercise == "softmax"].iloc[0]
+    assert 0 < softmax.points < softmax.max_points, "partial credit: the unstable softmax still passes its other cases"
+    assert "logits of ±1e4" in softmax.message
 
 
 def test_untouched_student_notebook_scores_zero(graded):
-    scores, details, _ = graded
+    scores, details, *_ = graded
     carol = details[details.student == "carol"]
     assert set(carol.chapter) == {"03_activations", "08_optimizers"} and not carol.passed.any()
     assert carol.message.str.contains("NotImplementedError").all()
@@ -224,11 +262,44 @@ def test_untouched_student_notebook_scores_zero(graded):
 
 
 def test_scores_csv_has_one_column_per_exercise(graded):
-    scores, details, stdout = graded
+    scores, details, stdout, _ = graded
     items = {f"{c}:{e}" for c, e in zip(details.chapter, details.exercise)}
-    assert items <= set(scores.columns) and {"total", "max_total"} <= set(scores.columns)
+    assert items <= set(scores.columns) and {"total", "max_total", "graded", "notes"} <= set(scores.columns)
     assert set(scores.index) == {"teacher", "alice", "bob", "carol"}
-    assert "alice:" in stdout and "grades.csv" in stdout
+    assert (scores.graded == "yes").all()
+    assert "alice:" in stdout and "grades.csv" in stdout and "sandbox: " in stdout
+
+
+def test_one_feedback_file_per_student_without_the_tests(graded):
+    scores, details, _, here = graded
+    files = {p.stem: p.read_text(encoding="utf-8") for p in (here / "grades_feedback").glob("*.md")}
+    assert set(files) == set(scores.index)
+    bob = files["bob"]
+    assert "softmax" in bob and "logits of ±1e4" in bob and "expected" in bob
+    assert "relu_grad" in bob and "Total: **" in bob
+    for tests in HIDDEN.glob("*.py"):
+        for line in tests.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if line.startswith(("def ", "close(", "gradient(", "with ns.case")) and len(line) > 20:
+                assert line not in bob, f"hidden test source in the feedback: {line}"
+    carol = files["carol"]
+    assert "NotImplementedError" in carol and "Exercise: " in carol
+
+
+def test_readme_command_from_the_repository_root(graded, tmp_path):
+    """The same command run from the repository root, with paths relative to it."""
+    here = graded[3]
+    for who in ("alice", "carol"):
+        (tmp_path / "submissions" / who).mkdir(parents=True)
+        shutil.copy(here / "submissions" / who / "03_activations.ipynb", tmp_path / "submissions" / who)
+    rel = os.path.relpath(tmp_path, ROOT)
+    proc = subprocess.run([sys.executable, "-m", "nnlib_teach", "grade", f"{rel}/submissions/", "--out",
+                           f"{rel}/grades.csv"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    scores = pd.read_csv(tmp_path / "grades.csv", index_col="student")
+    assert scores.loc["alice", "total"] == scores.loc["alice", "max_total"] > 0
+    assert scores.loc["carol", "total"] == 0
+    assert (tmp_path / "grades_feedback" / "alice.md").is_file()
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

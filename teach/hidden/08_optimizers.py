@@ -1,5 +1,11 @@
-"""Hidden tests for Chapter 8 (Optimisers). Each test_<exercise>(ns) receives the student's namespace."""
+"""Hidden tests for Chapter 8 (Optimisers). Each test_<exercise>(ns) receives the student's namespace (rpc).
+
+The optimiser lives in the student's sandbox; the parameter array is the test's, updated in place by each step
+(the sandbox sends the changed array back after every call).
+"""
 import numpy as np
+
+from nnlib_teach.expect import close
 
 
 def _run(opt, grads, start):
@@ -16,13 +22,14 @@ GRADS = [[0.5, -1.0], [0.25, 2.0], [-1.0, 0.5], [0.0, 0.1]]
 
 def test_momentum(ns):
     for nesterov in (False, True):
-        path = _run(ns["Momentum"](lr=0.1, momentum=0.8, nesterov=nesterov), GRADS, [1.0, -1.0])
-        theta, v, expected = np.array([1.0, -1.0]), np.zeros(2), []
-        for g in np.array(GRADS):
-            v = 0.8 * v + g
-            theta = theta - 0.1 * (g + 0.8 * v if nesterov else v)
-            expected.append(theta)
-        np.testing.assert_allclose(path, expected, rtol=1e-12, err_msg=f"nesterov={nesterov}")
+        with ns.case(f"four steps, nesterov={nesterov}"):
+            path = _run(ns["Momentum"](lr=0.1, momentum=0.8, nesterov=nesterov), GRADS, [1.0, -1.0])
+            theta, v, expected = np.array([1.0, -1.0]), np.zeros(2), []
+            for g in np.array(GRADS):
+                v = 0.8 * v + g
+                theta = theta - 0.1 * (g + 0.8 * v if nesterov else v)
+                expected.append(theta)
+            close(path, expected, f"θ after each step (nesterov={nesterov})", rtol=1e-12)
 
 
 def test_rmsprop(ns):
@@ -32,7 +39,7 @@ def test_rmsprop(ns):
         s = 0.8 * s + 0.2 * g * g
         theta = theta - 0.01 * g / (np.sqrt(s) + 1e-8)
         expected.append(theta)
-    np.testing.assert_allclose(path, expected, rtol=1e-10)
+    close(path, expected, "θ after each step", rtol=1e-10)
 
 
 def test_adam(ns):
@@ -43,4 +50,4 @@ def test_adam(ns):
         v = 0.99 * v + 0.01 * g * g
         theta = theta - 0.01 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.99 ** t)) + 1e-8)
         expected.append(theta)
-    np.testing.assert_allclose(path, expected, rtol=1e-10)
+    close(path, expected, "θ after each step", rtol=1e-10)
