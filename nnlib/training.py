@@ -78,12 +78,77 @@ class Model:
     """
 
     def __init__(self, n_inputs: int, *, loss=None, seed=0, dtype=np.float32):
-        self.n_inputs, self.n_outputs = int(n_inputs), int(n_inputs)
+        self.n_inputs, self.n_outputs = int(n_inputs), int(n_inputs)  # n_outputs: the width of the last layer so far
         self.layers = []
         self.loss = loss if loss is not None else SoftmaxCrossEntropy()
         self.seed, self.rng = seed, np.random.default_rng(seed)
         self.dtype = np.dtype(dtype)
         self.optimizer = None
+
+    # --- the core: the training loop (Chapter 6's pseudocode) and one step --------------------------------------
+    def fit(self, X, y, *, epochs: int = 10, batch_size: int = 256, optimizer=None, validation_data=None,
+            callbacks=(), shuffle: bool = True, verbose: bool = True):
+        """Train with mini-batch gradient steps; returns a DataFrame with one row per epoch. Chapter 6 (Training).
+
+        Columns: loss and accuracy on the training batches (averaged over the epoch, in training mode), lr, and
+        val_loss and val_accuracy when `validation_data=(X_val, y_val)` is given. `optimizer` defaults to
+        SGD(lr=0.1). If the loss becomes NaN or infinite, or you interrupt with Ctrl-C, training stops and the
+        model is restored to the best weights seen (lowest validation loss, else training loss) with a warning.
+        """
+        X, y, validation_data = _check_fit_inputs(self, X, y, validation_data, batch_size)  # defined after the class
+        self.optimizer = optimizer if optimizer is not None else (self.optimizer or SGD(0.1))
+        callbacks, history, self.stop_training = list(callbacks), [], False
+        best = {"monitor": np.inf, "epoch": 0, "weights": self.get_weights()}  # what a failed run falls back to
+        for callback in callbacks:
+            callback.on_train_begin(self)
+        bar = _progress_bar(epochs, verbose)
+        try:
+            for epoch in bar:
+                for callback in callbacks:
+                    callback.on_epoch_begin(self, epoch)
+                total, correct = 0.0, 0
+                for batch, (Xb, yb) in enumerate(self._batches(X, y, batch_size, shuffle), 1):
+                    loss, n_correct = self.train_step(Xb, yb, callbacks)
+                    if not np.isfinite(loss):
+                        _give_up(self, f"the loss became {loss} at epoch {epoch}, batch {batch}", best)
+                        return _history_frame(history)
+                    total, correct = total + loss * len(yb), correct + n_correct
+                logs = {"epoch": epoch, "loss": total / len(X), "accuracy": correct / len(X), "lr": self.optimizer.lr}
+                if validation_data is not None:
+                    val = self.evaluate(*validation_data)
+                    logs.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+                history.append(logs)
+                _remember_best(self, best, logs)
+                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if k in ("loss", "accuracy", "val_accuracy")})
+                stops = [callback.on_epoch_end(self, epoch, logs) for callback in callbacks]  # every one of them runs
+                self.stop_training = self.stop_training or any(stops)
+                if self.stop_training:
+                    break
+        except KeyboardInterrupt:
+            _give_up(self, f"interrupted during epoch {len(history) + 1}", best)
+        finally:
+            bar.close()
+        for callback in callbacks:
+            callback.on_train_end(self)
+        return _history_frame(history)
+
+    def train_step(self, Xb, yb, callbacks=()):
+        """One gradient step on a batch: forward, loss, backward, callbacks, optimiser. Chapter 6 (Training).
+
+        Returns `(loss, number of correct predictions)`; when the loss is not finite, nothing is updated.
+        """
+        out = self.forward(Xb, training=True)
+        loss = self.loss.forward(out, yb) + sum(c.penalty(self) for c in callbacks)
+        if np.isfinite(loss):
+            self.backward(self.loss.backward())  # every layer's grads, from ∂𝓛/∂(outputs) down (Chapter 5)
+            for callback in callbacks:
+                callback.on_gradients(self)
+            self.optimizer.step(self.parameters(), self.gradients())  # θ ← θ − η g for plain SGD
+        return loss, count_correct(out, yb)
+
+    def _batches(self, X, y, batch_size: int, shuffle: bool):
+        "One epoch's mini-batches: Chapter 1's `minibatches`, shuffled by the model's generator."
+        return minibatches(X, y, batch_size, shuffle=shuffle, rng=self.rng)
 
     # --- building ------------------------------------------------------------------------------------------------
     def add(self, layer: Layer):
@@ -123,7 +188,7 @@ class Model:
 
     # --- parameters ----------------------------------------------------------------------------------------------
     def parameters(self):
-        "All parameter arrays, layer by layer, in a fixed order."
+        "All parameter arrays, layer by layer, in a fixed order: θ, in pieces."
         return [layer.params[name] for layer in self.layers for name in layer.params]
 
     def gradients(self):
@@ -156,59 +221,14 @@ class Model:
         return X
 
     def backward(self, grad):
-        "Run the layers' backward passes in reverse order, from ∂L/∂outputs."
+        "The layers' backward passes in reverse order, from ∂𝓛/∂(outputs); returns ∂𝓛/∂(inputs) or None."
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
         return grad
 
-    def _check_inputs(self, X, y=None):
-        """X as a (N, n_inputs) array of the model's dtype, and y checked against the outputs; or a ValueError /
-        TypeError that names the layer concerned, says what was expected and what came, and how to fix it."""
-        if not self.layers:
-            raise ValueError("the model has no layers: add some with model.dense(...) or model.add(...)")
-        X, first = np.asarray(X), self.layers[0].name
-        if X.ndim == 1 and len(X) == self.n_inputs:
-            raise ValueError(f"{first} expects a batch of shape (N, {self.n_inputs}), got one example of shape "
-                             f"{X.shape}; use X[None, :] for a batch of one")
-        if X.ndim != 2 or X.shape[1] != self.n_inputs:
-            hint = ("; flatten images with X.reshape(len(X), -1)" if X.ndim > 2 and
-                    int(np.prod(X.shape[1:])) == self.n_inputs else "")
-            raise ValueError(f"{first} expects inputs of shape (N, {self.n_inputs}), got shape {X.shape}{hint}")
-        if not np.issubdtype(X.dtype, np.floating):
-            raise TypeError(f"inputs must be floating point, got {X.dtype}; for images, use X.astype(np.float32) / 255")
-        if len(X) == 0:
-            raise ValueError(f"got an empty batch: inputs of shape {X.shape}; pass at least one example")
-        X = X.astype(self.dtype, copy=False)
-        if not np.isfinite(X).all():
-            bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
-            raise ValueError(f"inputs contain NaN or infinity in {len(bad)} of {len(X)} rows (the first is row "
-                             f"{bad[0]}); remove those rows or replace the values, e.g. with np.nan_to_num")
-        if y is None:
-            return X
-        return X, self._check_labels(y, len(X))
-
-    def _check_labels(self, y, n: int):
-        "Labels (n,) in [0, n_outputs) or targets (n, n_outputs), checked once before any batch is used."
-        y, last, k = np.asarray(y), self.layers[-1].name, self.n_outputs
-        if y.shape[:1] != (n,):
-            raise ValueError(f"{n} inputs but labels of shape {y.shape}: pass one label (or one target row) per example")
-        if y.ndim == 1:
-            if not np.issubdtype(y.dtype, np.integer):
-                raise TypeError(f"class labels must be integers, got dtype {y.dtype}; use y.astype(np.int64) "
-                                "if they are whole numbers, or one-hot targets of shape (N, K)")
-            if y.min() < 0 or y.max() >= k:
-                raise ValueError(f"the model outputs {k} classes (its last layer is {last}), so labels must be in "
-                                 f"[0, {k}); got values from {y.min()} to {y.max()}")
-        elif y.ndim != 2 or y.shape[1] != k:
-            raise ValueError(f"targets of shape {y.shape} do not fit the model's {k} outputs (its last layer is "
-                             f"{last}); pass labels of shape ({n},) or targets of shape ({n}, {k})")
-        elif not np.isfinite(y).all():
-            raise ValueError("targets contain NaN or infinity")
-        return y
-
     def predict_proba(self, X, *, batch_size: int = 2048):
-        """Class probabilities softmax(logits), shape (N, K), in evaluation mode."""
-        X = self._check_inputs(X)
+        """Class probabilities P = softmax(Z^[L]), shape (N, K), in evaluation mode."""
+        X = _check_inputs(self, X)
         return np.concatenate([softmax(self.forward(X[i:i + batch_size])) for i in range(0, len(X), batch_size)])
 
     def predict(self, X, *, batch_size: int = 2048):
@@ -217,7 +237,7 @@ class Model:
 
     def evaluate(self, X, y, *, batch_size: int = 2048) -> dict:
         """Mean loss and accuracy on (X, y), in evaluation mode."""
-        X, y = self._check_inputs(X, y)
+        X, y = _check_inputs(self, X, y)
         total, correct = 0.0, 0
         for i in range(0, len(X), batch_size):
             out, yb = self.forward(X[i:i + batch_size]), y[i:i + batch_size]
@@ -225,80 +245,84 @@ class Model:
             correct += count_correct(out, yb)
         return {"loss": total / len(X), "accuracy": correct / len(X)}
 
-    # --- training ------------------------------------------------------------------------------------------------
-    def fit(self, X, y, *, epochs: int = 10, batch_size: int = 256, optimizer=None, validation_data=None,
-            callbacks=(), shuffle: bool = True, verbose: bool = True):
-        """Train with mini-batch gradient steps; returns a DataFrame with one row per epoch. Chapter 6 (Training).
+# %% ../book/06_training.ipynb #62b63026
+def _check_fit_inputs(model, X, y, validation_data, batch_size):
+    "`fit`'s batch size, training data and validation data (if any), each checked by `_check_inputs`."
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"fit: batch_size must be a whole number of at least 1, got {batch_size!r}")
+    X, y = _check_inputs(model, X, y)
+    if validation_data is not None:
+        validation_data = _check_inputs(model, *validation_data)
+    return X, y, validation_data
 
-        Columns: loss and accuracy on the training batches (averaged over the epoch, in training mode), lr, and
-        val_loss and val_accuracy when `validation_data=(X_val, y_val)` is given. `optimizer` defaults to
-        SGD(lr=0.1). If the loss becomes NaN or infinite, or you interrupt with Ctrl-C, training stops and the
-        model is restored to the best weights seen (lowest validation loss, else training loss) with a warning.
-        """
-        X, y = self._check_inputs(X, y)
-        if validation_data is not None:
-            validation_data = self._check_inputs(*validation_data)
-        self.optimizer = optimizer if optimizer is not None else (self.optimizer or SGD(0.1))
-        callbacks = list(callbacks)
-        self.stop_training = False
-        history, best = [], {"monitor": np.inf, "epoch": 0, "weights": self.get_weights()}
-        for callback in callbacks:
-            callback.on_train_begin(self)
-        bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not verbose, file=sys.stderr,
-                   dynamic_ncols=True)
-        try:
-            for epoch in bar:
-                for callback in callbacks:
-                    callback.on_epoch_begin(self, epoch)
-                total, correct = 0.0, 0
-                for batch, (Xb, yb) in enumerate(self._batches(X, y, batch_size, shuffle), 1):
-                    loss, n_correct = self.train_step(Xb, yb, callbacks)
-                    if not np.isfinite(loss):
-                        self._give_up(f"the loss became {loss} at epoch {epoch}, batch {batch}", best)
-                        return pd.DataFrame(history).set_index("epoch") if history else pd.DataFrame()
-                    total += loss * len(yb)
-                    correct += n_correct
-                logs = {"epoch": epoch, "loss": total / len(X), "accuracy": correct / len(X), "lr": self.optimizer.lr}
-                if validation_data is not None:
-                    val = self.evaluate(*validation_data)
-                    logs.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
-                history.append(logs)
-                monitor = logs.get("val_loss", logs["loss"])
-                if monitor < best["monitor"]:
-                    best.update(monitor=monitor, epoch=epoch, weights=self.get_weights())
-                bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if k in ("loss", "accuracy", "val_accuracy")})
-                for callback in callbacks:
-                    if callback.on_epoch_end(self, epoch, logs):
-                        self.stop_training = True
-                if self.stop_training:
-                    break
-        except KeyboardInterrupt:
-            self._give_up(f"interrupted during epoch {len(history) + 1}", best)
-        finally:
-            bar.close()
-        for callback in callbacks:
-            callback.on_train_end(self)
-        return pd.DataFrame(history).set_index("epoch") if history else pd.DataFrame()
 
-    def _batches(self, X, y, batch_size: int, shuffle: bool):
-        "One epoch's mini-batches: Chapter 1's `minibatches`, shuffled by the model's generator."
-        return minibatches(X, y, batch_size, shuffle=shuffle, rng=self.rng)
+def _check_inputs(model, X, y=None):
+    """X as a (N, n_inputs) array of the model's dtype, and y checked against the outputs; or a ValueError /
+    TypeError that names the layer concerned, says what was expected and what came, and how to fix it."""
+    if not model.layers:
+        raise ValueError("the model has no layers: add some with model.dense(...) or model.add(...)")
+    X, first = np.asarray(X), model.layers[0].name
+    if X.ndim == 1 and len(X) == model.n_inputs:
+        raise ValueError(f"{first} expects a batch of shape (N, {model.n_inputs}), got one example of shape "
+                         f"{X.shape}; use X[None, :] for a batch of one")
+    if X.ndim != 2 or X.shape[1] != model.n_inputs:
+        hint = ("; flatten images with X.reshape(len(X), -1)" if X.ndim > 2 and
+                int(np.prod(X.shape[1:])) == model.n_inputs else "")
+        raise ValueError(f"{first} expects inputs of shape (N, {model.n_inputs}), got shape {X.shape}{hint}")
+    if not np.issubdtype(X.dtype, np.floating):
+        raise TypeError(f"inputs must be floating point, got {X.dtype}; for images, use X.astype(np.float32) / 255")
+    if len(X) == 0:
+        raise ValueError(f"got an empty batch: inputs of shape {X.shape}; pass at least one example")
+    X = X.astype(model.dtype, copy=False)
+    if not np.isfinite(X).all():
+        bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
+        raise ValueError(f"inputs contain NaN or infinity in {len(bad)} of {len(X)} rows (the first is row "
+                         f"{bad[0]}); remove those rows or replace the values, e.g. with np.nan_to_num")
+    if y is None:
+        return X
+    return X, _check_labels(model, y, len(X))
 
-    def train_step(self, Xb, yb, callbacks=()):
-        """One gradient step on a batch: forward, loss, backward, callbacks, optimiser. Chapter 6 (Training).
 
-        Returns `(loss, number of correct predictions)`; when the loss is not finite, nothing is updated.
-        """
-        out = self.forward(Xb, training=True)
-        loss = self.loss.forward(out, yb) + sum(c.penalty(self) for c in callbacks)
-        if np.isfinite(loss):
-            self.backward(self.loss.backward())
-            for callback in callbacks:
-                callback.on_gradients(self)
-            self.optimizer.step(self.parameters(), self.gradients())
-        return loss, count_correct(out, yb)
+def _check_labels(model, y, n: int):
+    "Labels (n,) in [0, K) or targets (n, K), K = model.n_outputs, checked once before any batch is used."
+    y, last, k = np.asarray(y), model.layers[-1].name, model.n_outputs
+    if y.shape[:1] != (n,):
+        raise ValueError(f"{n} inputs but labels of shape {y.shape}: pass one label (or one target row) per example")
+    if y.ndim == 1:
+        if not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"class labels must be integers, got dtype {y.dtype}; use y.astype(np.int64) "
+                            "if they are whole numbers, or one-hot targets of shape (N, K)")
+        if y.min() < 0 or y.max() >= k:
+            raise ValueError(f"the model outputs {k} classes (its last layer is {last}), so labels must be in "
+                             f"[0, {k}); got values from {y.min()} to {y.max()}")
+    elif y.ndim != 2 or y.shape[1] != k:
+        raise ValueError(f"targets of shape {y.shape} do not fit the model's {k} outputs (its last layer is "
+                         f"{last}); pass labels of shape ({n},) or targets of shape ({n}, {k})")
+    elif not np.isfinite(y).all():
+        raise ValueError("targets contain NaN or infinity")
+    return y
 
-    def _give_up(self, why: str, best: dict):
-        self.set_weights(best["weights"])
-        kept = f"the weights after epoch {best['epoch']}" if best["epoch"] else "the weights from before training"
-        warnings.warn(f"training stopped: {why}. The model keeps {kept}, the best seen.", RuntimeWarning, stacklevel=3)
+# %% ../book/06_training.ipynb #5790ee90
+def _remember_best(model, best: dict, logs: dict):
+    "Keep a copy of the weights whenever the monitored loss (validation, else training) reaches a new low."
+    monitor = logs.get("val_loss", logs["loss"])
+    if monitor < best["monitor"]:
+        best.update(monitor=monitor, epoch=logs["epoch"], weights=model.get_weights())
+
+
+def _give_up(model, why: str, best: dict):
+    "Restore the best weights seen and say so, with a warning that points at the caller's `fit` line."
+    model.set_weights(best["weights"])
+    kept = f"the weights after epoch {best['epoch']}" if best["epoch"] else "the weights from before training"
+    warnings.warn(f"training stopped: {why}. The model keeps {kept}, the best seen.", RuntimeWarning, stacklevel=3)
+
+
+def _progress_bar(epochs: int, verbose: bool):
+    "A tqdm bar over the epochs 1, 2, …, `epochs` (on stderr), or a silent one."
+    return tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not verbose, file=sys.stderr,
+                dynamic_ncols=True)
+
+
+def _history_frame(history: list):
+    "The per-epoch logs as a DataFrame indexed by epoch (empty if no epoch finished)."
+    return pd.DataFrame(history).set_index("epoch") if history else pd.DataFrame()
