@@ -7,23 +7,17 @@ __all__ = ['numerical_gradient', 'numerical_gradient_at', 'relative_error', 'lar
 import numpy as np
 
 # %% ../book/05b_gradient_check.ipynb #2376e1ef
-def _step(h, eps):
-    "The finite-difference step: `h`, or `eps`, the name this argument had before (kept so old calls still work)."
-    return h if eps is None else eps
-
-
 def _need_float64(x, what: str):
     if np.asarray(x).dtype != np.float64:
         raise TypeError(f"{what} needs float64 arrays to be accurate, got {np.asarray(x).dtype}")
 
 
-def numerical_gradient(f, x, h: float = 1e-6, *, eps: float = None):
+def numerical_gradient(f, x, h: float = 1e-6):
     """Central-difference gradient of the scalar function f at the array x. Derived in Chapter 5 (Gradient checking).
 
     ∂f/∂x_i ≈ (f(x + h·e_i) − f(x − h·e_i)) / (2h), error O(h²). `x` is perturbed in place, one entry at a time, and
-    restored, so `f` may read `x` through a closure; `f(x)` must return a float. `eps` is an older name for `h`.
+    restored, so `f` may read `x` through a closure; `f(x)` must return a float.
     """
-    h = _step(h, eps)
     x = np.asarray(x)
     _need_float64(x, "numerical_gradient")
     grad = np.zeros_like(x)
@@ -49,15 +43,14 @@ def numerical_gradient_at(f, x, indices, h: float = 1e-6):
     grad = np.empty(len(indices))
     for k, i in enumerate(map(tuple, indices)):
         saved = x[i]
-
-        def f_of_entry(v):                        # f as a function of the one entry x[i]
-            x[i] = v[()]
-            return f(x)
-
         try:
-            grad[k] = numerical_gradient(f_of_entry, np.array(saved), h)[()]
+            x[i] = saved + h
+            f_plus = f(x)
+            x[i] = saved - h
+            f_minus = f(x)
         finally:
-            x[i] = saved
+            x[i] = saved                  # restored even if f raises
+        grad[k] = (f_plus - f_minus) / (2 * h)
     return grad
 
 # %% ../book/05b_gradient_check.ipynb #824cd105
@@ -87,15 +80,14 @@ def largest_error(a, b) -> tuple:
     return (0.0 if typical == 0 else float(difference[where] / typical)), where
 
 # %% ../book/05b_gradient_check.ipynb #fad5d75b
-def check_layer(layer, X, *, seed=0, h: float = 1e-6, sample: int = None, eps: float = None) -> dict:
+def check_layer(layer, X, *, seed=0, h: float = 1e-6, sample: int = None) -> dict:
     """Relative errors of `layer.backward` against central differences. Derived in Chapter 5 (Gradient checking).
 
     Uses 𝓛 = Σ G ⊙ layer.forward(X) with a random upstream gradient G (seeded), and checks ∂𝓛/∂X and ∂𝓛/∂θ for
     every parameter θ in `layer.params`. `X` and the parameters must be float64. With `sample`, an array with more
-    entries than that is checked at `sample` entries drawn at random. `eps` is an older name for `h`.
+    entries than that is checked at `sample` entries drawn at random.
     Returns {"input": err, name: err, ...} ("input" is left out if `backward` returns None, as a first layer may).
     """
-    h = _step(h, eps)
     if np.asarray(X).dtype != np.float64:
         raise TypeError(f"check_layer: use float64 inputs for gradient checks, got {np.asarray(X).dtype}")
     X = np.array(X, dtype=np.float64)             # a copy we may perturb
@@ -122,12 +114,8 @@ def check_layer(layer, X, *, seed=0, h: float = 1e-6, sample: int = None, eps: f
     return errors
 
 
-def check_loss(loss, outputs, targets, *, h: float = 1e-6, eps: float = None) -> float:
-    """Relative error of `loss.backward()` against central differences of `loss.forward`. Chapter 5 (Gradient checking).
-
-    `eps` is an older name for `h`.
-    """
-    h = _step(h, eps)
+def check_loss(loss, outputs, targets, *, h: float = 1e-6) -> float:
+    """Relative error of `loss.backward()` against central differences of `loss.forward`. Chapter 5 (Gradient checking)."""
     if np.asarray(outputs).dtype != np.float64:
         raise TypeError(f"check_loss: use float64 outputs for gradient checks, got {np.asarray(outputs).dtype}")
     outputs = np.array(outputs, dtype=np.float64)

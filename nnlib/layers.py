@@ -5,6 +5,11 @@ __all__ = ['Layer', 'Dense', 'Activation', 'ReLU', 'Sigmoid', 'Tanh', 'Softmax',
            'SoftmaxCrossEntropy']
 
 # %% ../book/05_backprop.ipynb #0050687b
+__doc__ = """Layers with `forward` and `backward` (Chapter 5, Backpropagation): `Dense`, the activation layers, `Softmax`,
+and the loss *layers* `MSELoss`, `CrossEntropy` and `SoftmaxCrossEntropy`. The loss layers live here, beside the
+loss *functions* of `nnlib.losses` (Chapter 4) that they wrap: a loss layer caches its inputs in `forward` and
+starts the backward pass in `backward`."""
+
 import numpy as np
 
 from .activations import relu, relu_grad, sigmoid, sigmoid_grad, softmax, softmax_vjp, tanh, tanh_grad
@@ -47,9 +52,11 @@ class Layer:
 
 
 class Dense(Layer):
-    """Fully connected layer Z = X W + 1bᵀ. Forward in Chapter 2; backward derived in Chapter 5 (Backpropagation).
+    """Fully connected layer Z = A W + 1bᵀ, its input A = A^[ℓ−1] (X for the first layer). Forward in Chapter 2;
+    backward derived in Chapter 5 (Backpropagation).
 
-    Backward, with δ = ∂𝓛/∂Z: ∂𝓛/∂b = δᵀ1, the column sums (BP3); ∂𝓛/∂W = Xᵀ δ (BP4); ∂𝓛/∂X = δ Wᵀ (into BP2).
+    Backward, with δ = ∂𝓛/∂Z: ∂𝓛/∂b = δᵀ1, the column sums (BP3); ∂𝓛/∂W = A^[ℓ−1]ᵀ δ (BP4); ∂𝓛/∂A^[ℓ−1] = δ Wᵀ
+    (into BP2 of the layer below).
     `init(n_in, n_out, rng)` returns the initial weights (default: Chapter 2's N(0, 0.01²); Chapter 7 derives
     better scales); biases start at 0. Set `input_grad = False` on a first layer, whose input (the data) needs no
     gradient: backward then returns None.
@@ -111,7 +118,8 @@ class Tanh(Activation):
 class Softmax(Layer):
     """Softmax over each row, P = softmax(Z) (Chapter 3); backward ∂𝓛/∂Z = P ⊙ (G − rowsum(G ⊙ P)), G = ∂𝓛/∂P.
 
-    The Jacobian form of BP1, derived in Chapter 5. Use it when you need probabilities inside a network; for
+    BP1 in its general (Jacobian) form, δ_n: = G_n: J(p_n) with J(p) = diag(p) − ppᵀ, derived in Chapter 5; softmax
+    is not elementwise, so the ⊙ φ′ form does not apply. Use it when you need probabilities inside a network; for
     classification, prefer `SoftmaxCrossEntropy` on the logits, whose backward pass is simpler and stable.
     """
 
@@ -136,8 +144,12 @@ class Loss:
         return self.forward(outputs, targets)
 
     def forward(self, outputs, targets):
+        try:                                   # validate and compute first: a bad call keeps the last good cache
+            value = float(self.value(outputs, targets))
+        except (ValueError, TypeError) as error:
+            raise type(error)(f"{type(self).__name__}: {error}") from None
         self._cache = (outputs, targets)
-        return float(self.value(outputs, targets))
+        return value
 
     def backward(self):
         if self._cache is None:
@@ -158,6 +170,8 @@ class CrossEntropy(Loss):
 
 
 class SoftmaxCrossEntropy(Loss):
-    """Softmax + cross-entropy on the logits Z; backward (softmax(Z) − Y)/N (BP1's special case). Chapter 4; as a
-    layer in Chapter 5."""
+    """Softmax + cross-entropy on the logits Z; backward (softmax(Z) − Y)/N. Chapter 4; as a layer in Chapter 5.
+
+    The general (Jacobian) form of BP1 for softmax, δ_n: = G_n: J(p_n), with G = ∂𝓛/∂P = −Y/(N P), simplified:
+    the division by P cancels, so this is exact and stable even where P underflows."""
     value, gradient = staticmethod(softmax_cross_entropy), staticmethod(softmax_cross_entropy_grad)
