@@ -14,6 +14,7 @@ def relu(z):
 
 def relu_grad(z):
     """Derivative of ReLU, 1[z > 0] (the subgradient 0 at the kink). Derived in Chapter 3 (Activations)."""
+    z = np.asarray(z)                    # a list works too
     return (z > 0).astype(z.dtype)
 
 # %% ../book/03_activations.ipynb #7b544a35
@@ -22,6 +23,7 @@ def sigmoid(z):
 
     With e = exp(-|z|) <= 1: sigmoid(z) = 1 / (1 + e) for z >= 0 and e / (1 + e) for z < 0.
     """
+    z = np.asarray(z)                    # a list works too
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1, e) / (1 + e)
 

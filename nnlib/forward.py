@@ -15,31 +15,36 @@ def neuron(x, w, b):
     return np.dot(x, w) + b
 
 # %% ../book/02_forward.ipynb #67a45413
-def check_features(X, n_in: int, layer: str) -> None:
-    """Raise a ValueError naming `layer` unless X has shape (batch, n_in). Derived in Chapter 2 (Forward propagation)."""
+def check_features(X, n_in: int, layer: str, weights_shape: tuple = None) -> None:
+    """Raise a ValueError naming `layer` and both shapes unless X has shape (batch, n_in). Derived in Chapter 2.
+
+    `weights_shape`, if given, is the shape of the weights X must fit, (n_in, n_out), and appears in the message.
+    """
     if X.ndim != 2 or X.shape[1] != n_in:
-        raise ValueError(f"{layer}: expected input of shape (batch, {n_in}), got shape {X.shape}"
+        needs = f"weights of shape {tuple(weights_shape)} need" if weights_shape is not None else "expected"
+        raise ValueError(f"{layer}: {needs} input of shape (batch, {n_in}), got input of shape {X.shape}"
                          + (" (rows are examples: reshape a single example with x[None, :])" if X.ndim == 1 else ""))
 
 
 def dense_forward(X, W, b, layer: str = "Dense"):
     """Batched dense layer Z = X W + 1 bᵀ (code: X @ W + b). Derived in Chapter 2 (Forward propagation).
 
-    X: (N, n_in), one example per row; W: (n_in, n_out); b: (n_out,), broadcast over the rows.
-    Returns Z: (N, n_out). Raises a ValueError naming `layer` and the shapes if they do not fit.
+    X: (N, n_in), one example per row; W: (n_in, n_out); b: (n_out,), broadcast over the rows. Arrays or
+    nested lists. Returns Z: (N, n_out). Raises a ValueError naming `layer` and the shapes if they do not fit.
     """
+    X, W, b = np.asarray(X), np.asarray(W), np.asarray(b)
     if W.ndim != 2 or b.shape != (W.shape[1],):
         raise ValueError(f"{layer}: weights of shape {W.shape} and bias of shape {b.shape} do not fit "
                          f"(expected W: (n_in, n_out) and b: (n_out,))")
-    check_features(X, W.shape[0], layer)
+    check_features(X, W.shape[0], layer, W.shape)
     return X @ W + b
 
 
-def init_dense(n_in: int, n_out: int, rng=None, *, scale: float = 0.01, dtype=np.float64):
+def init_dense(n_in: int, n_out: int, rng, *, scale: float = 0.01, dtype=np.float64):
     """Small random weights W ~ N(0, scale²), shape (n_in, n_out), and zero biases. Derived in Chapter 2.
 
     A placeholder: Chapter 7 derives better scales (Xavier, He) from the variance of the activations.
-    `rng` is a `np.random.Generator` or a seed.
+    `rng` (required, so that every initialisation is reproducible) is a `np.random.Generator` or a seed.
     """
     rng = np.random.default_rng(rng)
     return (scale * rng.standard_normal((n_in, n_out))).astype(dtype), np.zeros(n_out, dtype=dtype)
