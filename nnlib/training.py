@@ -4,6 +4,10 @@
 __all__ = ['ACTIVATIONS', 'Optimizer', 'SGD', 'Callback', 'count_correct', 'Model']
 
 # %% ../book/06_training.ipynb #78bf0ba1
+__doc__ = """Training (Chapter 6, Training): the optimiser interface `Optimizer` and plain gradient descent `SGD`
+(θ ← θ − η g), the `Callback` hooks, and `Model`, whose `fit` runs mini-batch stochastic gradient descent epoch by
+epoch and whose `train_step` takes one step; with the input checks and the safety net that ends a failed run."""
+
 import sys
 import warnings
 
@@ -92,8 +96,9 @@ class Model:
 
         Columns: loss and accuracy on the training batches (averaged over the epoch, in training mode), lr, and
         val_loss and val_accuracy when `validation_data=(X_val, y_val)` is given. `optimizer` defaults to
-        SGD(lr=0.1). If the loss becomes NaN or infinite, or you interrupt with Ctrl-C, training stops and the
-        model is restored to the best weights seen (lowest validation loss, else training loss) with a warning.
+        SGD(lr=0.1). If the loss becomes NaN or infinite, or you interrupt with Ctrl-C, training stops, the model is
+        restored to the best weights seen (lowest validation loss, else lowest training loss; see `_give_up`) with a
+        warning, and the callbacks' `on_train_end` still runs.
         """
         X, y, validation_data = _check_fit_inputs(self, X, y, validation_data, batch_size)  # defined after the class
         self.optimizer = optimizer if optimizer is not None else (self.optimizer or SGD(0.1))
@@ -101,33 +106,38 @@ class Model:
         best = {"monitor": np.inf, "epoch": 0, "weights": self.get_weights()}  # what a failed run falls back to
         for callback in callbacks:
             callback.on_train_begin(self)
-        bar = _progress_bar(epochs, verbose)
+        bar, failed = _progress_bar(epochs, verbose), None
         try:
             for epoch in bar:
                 for callback in callbacks:
                     callback.on_epoch_begin(self, epoch)
+                before = self.get_weights() if validation_data is None else None  # the weights the epoch starts from
                 total, correct = 0.0, 0
                 for batch, (Xb, yb) in enumerate(self._batches(X, y, batch_size, shuffle), 1):
                     loss, n_correct = self.train_step(Xb, yb, callbacks)
                     if not np.isfinite(loss):
-                        _give_up(self, f"the loss became {loss} at epoch {epoch}, batch {batch}", best)
-                        return _history_frame(history)
+                        failed = f"the loss became {loss} at epoch {epoch}, batch {batch}"
+                        break
                     total, correct = total + loss * len(yb), correct + n_correct
+                if failed:
+                    break
                 logs = {"epoch": epoch, "loss": total / len(X), "accuracy": correct / len(X), "lr": self.optimizer.lr}
                 if validation_data is not None:
                     val = self.evaluate(*validation_data)
                     logs.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
                 history.append(logs)
-                _remember_best(self, best, logs)
+                _remember_best(self, best, logs, before)
                 bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if k in ("loss", "accuracy", "val_accuracy")})
                 stops = [callback.on_epoch_end(self, epoch, logs) for callback in callbacks]  # every one of them runs
                 self.stop_training = self.stop_training or any(stops)
                 if self.stop_training:
                     break
         except KeyboardInterrupt:
-            _give_up(self, f"interrupted during epoch {len(history) + 1}", best)
+            failed = f"interrupted during epoch {len(history) + 1}"
         finally:
             bar.close()
+        if failed:
+            _give_up(self, failed, best, (X, y))
         for callback in callbacks:
             callback.on_train_end(self)
         return _history_frame(history)
@@ -135,15 +145,17 @@ class Model:
     def train_step(self, Xb, yb, callbacks=()):
         """One gradient step on a batch: forward, loss, backward, callbacks, optimiser. Chapter 6 (Training).
 
-        Returns `(loss, number of correct predictions)`; when the loss is not finite, nothing is updated.
+        Returns `(loss, number of correct predictions)`; when the loss is not finite, nothing is updated. Overflow
+        is not warned about here: a diverging run ends with `fit`'s own message instead.
         """
-        out = self.forward(Xb, training=True)
-        loss = self.loss.forward(out, yb) + sum(c.penalty(self) for c in callbacks)
-        if np.isfinite(loss):
-            self.backward(self.loss.backward())  # every layer's grads, from ∂𝓛/∂(outputs) down (Chapter 5)
-            for callback in callbacks:
-                callback.on_gradients(self)
-            self.optimizer.step(self.parameters(), self.gradients())  # θ ← θ − η g for plain SGD
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.forward(Xb, training=True)
+            loss = self.loss.forward(out, yb) + sum(c.penalty(self) for c in callbacks)
+            if np.isfinite(loss):
+                self.backward(self.loss.backward())  # every layer's grads, from ∂𝓛/∂(outputs) down (Chapter 5)
+                for callback in callbacks:
+                    callback.on_gradients(self)
+                self.optimizer.step(self.parameters(), self.gradients())  # θ ← θ − η g for plain SGD
         return loss, count_correct(out, yb)
 
     def _batches(self, X, y, batch_size: int, shuffle: bool):
@@ -287,7 +299,8 @@ def _check_labels(model, y, n: int):
     "Labels (n,) in [0, K) or targets (n, K), K = model.n_outputs, checked once before any batch is used."
     y, last, k = np.asarray(y), model.layers[-1].name, model.n_outputs
     if y.shape[:1] != (n,):
-        raise ValueError(f"{n} inputs but labels of shape {y.shape}: pass one label (or one target row) per example")
+        raise ValueError(f"the model got {n} inputs but labels of shape {y.shape} (its last layer, {last}, outputs "
+                         f"{k} values): pass one label (or one target row) per example, to fit as to evaluate")
     if y.ndim == 1:
         if not np.issubdtype(y.dtype, np.integer):
             raise TypeError(f"class labels must be integers, got dtype {y.dtype}; use y.astype(np.int64) "
@@ -299,22 +312,44 @@ def _check_labels(model, y, n: int):
         raise ValueError(f"targets of shape {y.shape} do not fit the model's {k} outputs (its last layer is "
                          f"{last}); pass labels of shape ({n},) or targets of shape ({n}, {k})")
     elif not np.isfinite(y).all():
-        raise ValueError("targets contain NaN or infinity")
+        raise ValueError(f"targets contain NaN or infinity (targets of shape {y.shape} for the model's {k} outputs)")
     return y
 
 # %% ../book/06_training.ipynb #5790ee90
-def _remember_best(model, best: dict, logs: dict):
-    "Keep a copy of the weights whenever the monitored loss (validation, else training) reaches a new low."
+def _remember_best(model, best: dict, logs: dict, before=None):
+    """Keep a copy of the weights whenever the monitored loss (validation, else training) reaches a new low.
+
+    The validation loss is measured after the epoch, on the weights kept. The training loss of an epoch is the mean
+    of its batches' losses, each measured *before* that batch's step, on weights that change during the epoch (for
+    full batch: the loss of the weights before the epoch). So without validation data both ends of the epoch are
+    kept, the weights `before` it and after it, and `_give_up` measures which is better.
+    """
     monitor = logs.get("val_loss", logs["loss"])
     if monitor < best["monitor"]:
-        best.update(monitor=monitor, epoch=logs["epoch"], weights=model.get_weights())
+        best.update(monitor=monitor, epoch=logs["epoch"], weights=model.get_weights(), before=before)
 
 
-def _give_up(model, why: str, best: dict):
-    "Restore the best weights seen and say so, with a warning that points at the caller's `fit` line."
-    model.set_weights(best["weights"])
-    kept = f"the weights after epoch {best['epoch']}" if best["epoch"] else "the weights from before training"
-    warnings.warn(f"training stopped: {why}. The model keeps {kept}, the best seen.", RuntimeWarning, stacklevel=3)
+def _give_up(model, why: str, best: dict, data):
+    """Restore the best weights seen and say so, with a warning that points at the caller's `fit` line.
+
+    Without validation data the candidates are the weights before and after the epoch of lowest training loss;
+    both are evaluated on the training data `data = (X, y)` and the lower loss wins."""
+    candidates = [(best["epoch"], best["weights"])]
+    if best.get("before") is not None:
+        candidates.insert(0, (best["epoch"] - 1, best["before"]))
+    measured = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epochs_done, weights in candidates:
+            model.set_weights(weights)
+            measured.append(model.evaluate(*data)["loss"] if len(candidates) > 1 else best["monitor"])
+    pick = int(np.nanargmin(measured)) if np.isfinite(measured).any() else 0
+    epochs_done, weights = candidates[pick]
+    model.set_weights(weights)
+    kept = f"the weights after epoch {epochs_done}" if epochs_done else "the weights from before training"
+    what = "validation loss" if best.get("before") is None else "training loss"
+    score = f" ({what} {measured[pick]:.4g})" if np.isfinite(measured[pick]) else ""
+    warnings.warn(f"training stopped: {why}. The model keeps {kept}{score}, the best seen.", RuntimeWarning,
+                  stacklevel=3)
 
 
 def _progress_bar(epochs: int, verbose: bool):
