@@ -1,6 +1,7 @@
 # Build the book and run the tests from a fresh clone:
-#   make book    create .venv (if needed), install requirements.txt + nnlib, build the HTML book
-#   make test    create .venv (if needed), install requirements-dev.txt + nnlib, run pytest
+#   make data    find MNIST (NNLIB_DATA, else the cache), download it if missing, check its MD5s (python -m nnlib data)
+#   make book    create .venv (if needed), install requirements.txt + nnlib, check the data, build the HTML book
+#   make test    create .venv (if needed), install requirements-dev.txt + nnlib, check the data, run pytest
 #   make bench   install requirements-bench.txt (PyTorch, scikit-learn) into .venv and run the speed comparison
 #   make student install requirements-teach.txt (nbgrader) and write student notebooks into student/
 #                (CHAPTERS="3 5" for some chapters only)
@@ -17,7 +18,7 @@ BUILD  := _build
 JB_FLAGS ?= -W --keep-going --all
 
 .DEFAULT_GOAL := book
-.PHONY: book test bench student clean
+.PHONY: data book test bench student clean
 
 # The venv itself (its bundled pip handles editable installs from pyproject.toml).
 $(BIN)/python:
@@ -40,7 +41,12 @@ $(VENV)/.stamp-bench: requirements.txt requirements-bench.txt pyproject.toml | $
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt -e .
 	touch $@ $(VENV)/.stamp-book
 
-book: $(VENV)/.stamp-book
+# Every chapter needs MNIST: look for it first, so that an offline machine without a copy stops in a second with the
+# loader's one message instead of minutes of notebook tracebacks.
+data: $(VENV)/.stamp-book
+	$(BIN)/python -m nnlib data
+
+book: $(VENV)/.stamp-book data
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo
 	@echo "The book is in $(CURDIR)/$(BUILD)/html/"
@@ -48,6 +54,7 @@ book: $(VENV)/.stamp-book
 	@echo "or serve it:   $(BIN)/python -m http.server -d $(BUILD)/html 8000  ->  http://localhost:8000/book/intro.html"
 
 test: $(VENV)/.stamp-dev
+	$(BIN)/python -m nnlib data
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.stamp-bench

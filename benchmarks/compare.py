@@ -9,10 +9,15 @@ in machine load hits them all alike, with a pause of half a second before each e
 the previous worker (OpenBLAS and OpenMP threads spin for a while after their last job) have stopped. Each ratio is
 taken within one round and the median over rounds is printed.
 
-- nnlib       `FastModel` + `FastAdam` (Chapter 11), the library's training path;
-- nnlib-clear `Model` + `Adam` (Chapters 6-9), the code as the chapters derive it;
-- torch       PyTorch eager: the same layers, the same initial weights (copied from nnlib), the same batch size,
-              dropout and Adam, `torch.set_num_threads` = nnlib's BLAS threads;
+- nnlib         `FastModel` + `FastAdam` (Chapter 11), the library's training path;
+- nnlib-clear   `Model` + `Adam` (Chapters 6-9), the code as the chapters derive it;
+- nnlib-blocks  `FastModel` + `Adam`: the fused blocks alone (the ablation that says whether they pay);
+- nnlib-adam    `Model` + `FastAdam`: the buffered Adam alone;
+- torch         PyTorch eager with its default Adam (the multi-tensor "foreach" implementation): the same layers, the
+                same initial weights (copied from nnlib), the same batch size, dropout and Adam,
+                `torch.set_num_threads` = nnlib's BLAS threads;
+- torch-fused   the same with `torch.optim.Adam(fused=True)` (one fused kernel for the whole update);
+- torch-compile the same with `torch.compile(net)` (Inductor) and `Adam(fused=True)`;
 - sklearn     `MLPClassifier(solver="adam")` with `partial_fit` (one epoch per call): no dropout, its own
               initialisation (Glorot uniform), float32;
 - gemm        only the network's 8 matrix products per batch (3 forward, 5 backward; the first layer needs no
@@ -34,7 +39,11 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-FRAMEWORKS = ("nnlib", "nnlib-clear", "torch", "sklearn", "gemm")
+FRAMEWORKS = ("nnlib", "nnlib-clear", "nnlib-blocks", "nnlib-adam", "torch", "torch-fused", "torch-compile",
+              "sklearn", "gemm")
+NNLIB = {"nnlib": ("FastModel", "FastAdam"), "nnlib-clear": ("Model", "Adam"),
+         "nnlib-blocks": ("FastModel", "Adam"), "nnlib-adam": ("Model", "FastAdam")}
+TORCH = {"torch": {}, "torch-fused": {"fused": True}, "torch-compile": {"fused": True, "compile": True}}
 DROPOUT, LR, SEED = 0.3, 1e-3, 0
 PAUSE = 0.5  # seconds between two workers' epochs
 
@@ -74,10 +83,12 @@ class Turns:
         print(json.dumps({"seconds": seconds, **extra}), flush=True)
 
 
-def run_nnlib(X, y, sizes, batch, epochs, clear: bool):
+def run_nnlib(X, y, sizes, batch, epochs, kind: str):
     from nnlib.fast import FastAdam, FastModel
     from nnlib.optimizers import Adam
     from nnlib.training import Callback, Model
+    classes = {"Model": Model, "FastModel": FastModel, "Adam": Adam, "FastAdam": FastAdam}
+    model_class, optimizer_class = (classes[name] for name in NNLIB[kind])
     turns = Turns()
 
     class TakeTurns(Callback):
@@ -87,13 +98,14 @@ def run_nnlib(X, y, sizes, batch, epochs, clear: bool):
         def on_epoch_end(self, model, epoch, logs):
             turns.done(loss=logs["loss"])
 
-    model = nnlib_network(Model if clear else FastModel, sizes)
-    model.fit(X, y, epochs=epochs, batch_size=batch, optimizer=(Adam if clear else FastAdam)(LR),
+    model = nnlib_network(model_class, sizes)
+    model.fit(X, y, epochs=epochs, batch_size=batch, optimizer=optimizer_class(LR),
               callbacks=[TakeTurns()], verbose=False)
 
 
-def run_torch(X, y, sizes, batch, epochs):
+def run_torch(X, y, sizes, batch, epochs, kind: str = "torch"):
     import torch
+    options = TORCH[kind]
     torch.set_num_threads(blas_threads())
     torch.manual_seed(SEED)
     from nnlib.training import Model
@@ -109,7 +121,9 @@ def run_torch(X, y, sizes, batch, epochs):
         if i < len(sizes) - 2:
             layers += [torch.nn.ReLU(), torch.nn.Dropout(DROPOUT)]
     net = torch.nn.Sequential(*layers).train()
-    optimizer = torch.optim.Adam(net.parameters(), lr=LR)
+    optimizer = torch.optim.Adam(net.parameters(), lr=LR, fused=options.get("fused"))
+    if options.get("compile"):
+        net = torch.compile(net)  # compiled on the first (warm-up) epoch
     loss_fn = torch.nn.CrossEntropyLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     turns = Turns()
@@ -153,10 +167,12 @@ def worker(kind: str, batch: int, hidden: int, epochs: int):
     X, y = load_mnist("train")
     sizes = widths(hidden)
     print(json.dumps({"ready": True, "blas_threads": blas_threads()}), flush=True)
-    if kind in ("nnlib", "nnlib-clear"):
-        run_nnlib(X, y, sizes, batch, epochs, clear=kind == "nnlib-clear")
+    if kind in NNLIB:
+        run_nnlib(X, y, sizes, batch, epochs, kind)
+    elif kind in TORCH:
+        run_torch(X, y, sizes, batch, epochs, kind)
     else:
-        {"torch": run_torch, "sklearn": run_sklearn, "gemm": run_gemm}[kind](X, y, sizes, batch, epochs)
+        {"sklearn": run_sklearn, "gemm": run_gemm}[kind](X, y, sizes, batch, epochs)
     sys.stdin.readline()  # the driver's "quit"
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"peak_rss_mb": peak_kb / 1024}), flush=True)
@@ -210,17 +226,46 @@ def ratio(result, a, b) -> float:
     return float(np.median(np.array(result["seconds"][a]) / np.array(result["seconds"][b])))
 
 
-def report(result, reference="torch"):
+def fastest_torch(result) -> str:
+    "The PyTorch configuration with the smallest median epoch: the one nnlib is compared against."
+    kinds = [kind for kind in result["seconds"] if kind in TORCH]
+    return min(kinds, key=lambda kind: np.median(result["seconds"][kind])) if kinds else "torch"
+
+
+def machine() -> dict:
+    """What the numbers depend on: CPU, cores, BLAS and its threads, the thread variables, the command."""
+    import numpy
+    from threadpoolctl import threadpool_info
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or platform.machine()) \
+        if Path("/proc/cpuinfo").exists() else platform.machine()
+    try:
+        config = numpy.show_config(mode="dicts")
+    except TypeError:  # NumPy < 1.25
+        config = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy_config": config and {key: config.get(key) for key in ("Build Dependencies", "SIMD Extensions")},
+            "threadpools": [{k: pool.get(k) for k in ("user_api", "internal_api", "num_threads", "version",
+                                                      "architecture")} for pool in threadpool_info()],
+            "thread_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+            "command": " ".join([Path(sys.executable).name] + sys.argv)}
+
+
+def report(result, reference=None):
+    reference = reference or fastest_torch(result)
     print(f"\nbatch {result['batch']}, network {'-'.join(map(str, widths(result['hidden'])))}, "
           f"{len(next(iter(result['seconds'].values())))} rounds after a warm-up epoch, "
           f"{result['blas_threads']} BLAS/torch threads")
-    print(f"{'':12s} {'s/epoch (median)':>17s} {'min–max':>13s} {'÷ ' + reference:>9s} {'÷ gemm':>8s} {'peak RSS':>9s}")
+    print(f"ratios: within each round, median over rounds; ÷ {reference} = the fastest PyTorch configuration here")
+    print(f"{'':14s} {'s/epoch (median)':>17s} {'min–max':>13s} {'÷ ' + reference:>15s} {'÷ torch':>8s} "
+          f"{'÷ gemm':>8s} {'peak RSS':>9s}")
     for kind, times in result["seconds"].items():
         cells = [f"{np.median(times):17.3f}", f"{min(times):6.3f}–{max(times):.3f}"]
-        cells.append(f"{ratio(result, kind, reference):9.2f}" if reference in result["seconds"] else f"{'':9s}")
+        cells.append(f"{ratio(result, kind, reference):15.2f}" if reference in result["seconds"] else f"{'':15s}")
+        cells.append(f"{ratio(result, kind, 'torch'):8.2f}" if "torch" in result["seconds"] else f"{'':8s}")
         cells.append(f"{ratio(result, kind, 'gemm'):8.2f}" if "gemm" in result["seconds"] else f"{'':8s}")
         cells.append(f"{result['peak_rss_mb'][kind]:6.0f} MB")
-        print(f"{kind:12s} " + " ".join(cells))
+        print(f"{kind:14s} " + " ".join(cells))
 
 
 def plot_widths(results, path: Path):
@@ -247,7 +292,7 @@ def plot_widths(results, path: Path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="batch 256 only, 3 rounds")
-    parser.add_argument("--rounds", type=int, default=5, help="timed epochs per framework at batch 256 (default 5)")
+    parser.add_argument("--rounds", type=int, default=9, help="timed epochs per framework at batch 256 (default 9)")
     parser.add_argument("--output", type=Path, default=HERE / "results",
                         help="folder for results.json and the width plot (default benchmarks/results)")
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
@@ -265,17 +310,19 @@ def main(argv=None):
           f"Python {platform.python_version()} · NumPy {numpy.__version__} · torch {torch.__version__} · "
           f"scikit-learn {sklearn.__version__}")
     results = {"date": str(date.today()), "cores": os.cpu_count(), "numpy": numpy.__version__,
-               "torch": torch.__version__, "sklearn": sklearn.__version__}
+               "torch": torch.__version__, "sklearn": sklearn.__version__, "machine": machine()}
     main_run = compare(FRAMEWORKS, 256, 400, 3 if args.quick else args.rounds)
     report(main_run)
     results["batch256"] = main_run
+    best = fastest_torch(main_run)
+    results["fastest_torch"] = best
     if not args.quick:
         for batch in (64, 1024):
-            results[f"batch{batch}"] = compare(("nnlib", "torch", "gemm"), batch, 400, 3)
-            report(results[f"batch{batch}"])
-        results["widths"] = [compare(("nnlib", "torch", "gemm"), 256, h, 3) for h in (100, 200, 400, 800, 1600)]
+            results[f"batch{batch}"] = compare(("nnlib", "torch", best, "gemm"), batch, 400, 5)
+            report(results[f"batch{batch}"], best)
+        results["widths"] = [compare(("nnlib", best, "gemm"), 256, h, 3) for h in (100, 200, 400, 800, 1600)]
         for r in results["widths"]:
-            report(r)
+            report(r, best)
         args.output.mkdir(parents=True, exist_ok=True)
         plot_widths(results["widths"], args.output / "epoch_time_vs_width.png")
     args.output.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from .training import Callback
 
 # %% ../book/10b_clipping.ipynb #027305f7
 class ClipByValue(Callback):
-    """Clip every gradient entry to [−limit, limit], in place, before each step. Chapter 10 (Gradient clipping)."""
+    """Clip every gradient entry to [−τ, τ], τ = `limit`, in place, before each step. Chapter 10 (Gradient clipping)."""
 
     def __init__(self, limit: float):
         if not limit > 0:
@@ -23,9 +23,9 @@ class ClipByValue(Callback):
 
 
 class ClipByGlobalNorm(Callback):
-    """Rescale all gradients together so that their global norm is at most `max_norm`. Chapter 10 (Gradient clipping).
+    """Rescale all gradients together so that their global norm is at most τ = `max_norm`. Chapter 10 (Gradient clipping).
 
-    ‖g‖ = sqrt(Σ over arrays of Σ entries²); if ‖g‖ > max_norm every gradient is multiplied by max_norm / ‖g‖.
+    ‖g_t‖ = sqrt(Σ over arrays of Σ entries²); if ‖g_t‖ > τ every gradient is multiplied by τ / ‖g_t‖ (Pascanu et al.).
     The norms seen before clipping are appended to `self.norms`.
     """
 

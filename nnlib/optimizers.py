@@ -10,9 +10,10 @@ from .training import SGD, Optimizer  # noqa: F401  (SGD is re-exported: nnlib.o
 
 # %% ../book/08_optimizers.ipynb #a04a4536
 class Momentum(Optimizer):
-    """SGD with momentum: v ← μ v + g, θ ← θ − η v. Derived in Chapter 8 (Optimisers).
+    """SGD with momentum: u ← μ u + g, θ ← θ − η u. Derived in Chapter 8 (Optimisers).
 
-    With `nesterov=True`: θ ← θ − η (g + μ v), the gradient taken at the look-ahead point (Sutskever et al., 2013).
+    With `nesterov=True`: θ ← θ − η (g + μ u), Nesterov's look-ahead gradient rewritten for the stored
+    parameters (Sutskever et al., 2013; the change of variables is derived in Chapter 8).
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9, *, nesterov: bool = False):
@@ -22,10 +23,10 @@ class Momentum(Optimizer):
         self.momentum, self.nesterov = momentum, nesterov
 
     def update(self, i, param, grad):
-        v = self.state.setdefault(i, np.zeros_like(param))
-        v *= self.momentum
-        v += grad
-        param -= self.lr * (grad + self.momentum * v if self.nesterov else v)
+        u = self.state.setdefault(i, np.zeros_like(param))
+        u *= self.momentum
+        u += grad
+        param -= self.lr * (grad + self.momentum * u if self.nesterov else u)
 
     def __repr__(self):
         return f"Momentum(lr={self.lr:g}, momentum={self.momentum}{', nesterov=True' if self.nesterov else ''})"

@@ -4,6 +4,10 @@
 __all__ = ['L2', 'Dropout', 'monitored', 'EarlyStopping']
 
 # %% ../book/09_regularization.ipynb #5080abbb
+__doc__ = """Regularisation (Chapter 9): the `L2` penalty (λ/2)‖W‖² as a callback, inverted
+`Dropout` as a layer, and `EarlyStopping`, which stops when a monitored validation metric
+stops improving and restores the best weights."""
+
 import numpy as np
 
 from .layers import Layer
@@ -11,18 +15,23 @@ from .training import Callback
 
 # %% ../book/09_regularization.ipynb #046ce43e
 class L2(Callback):
-    """L2 regularisation: adds (λ/2) Σ‖W‖² to the loss and λW to each weight gradient. Chapter 9 (Regularisation).
+    """L2 regularisation: adds (λ/2) Σ‖W^[ℓ]‖² to the loss and λW to each weight gradient.
+    Chapter 9 (Regularisation).
 
-    Applies to every parameter named "W" (dense-layer weights), not to biases.
+    Applies to every parameter named "W" (dense-layer weights), not to biases. With plain
+    SGD this is weight decay, W ← (1 − ηλ) W − η ∂𝓛/∂W; with Adam it is not, because Adam
+    rescales λW by 1/(√v̂ + ε) as well (Chapter 9 compares it with decoupled weight decay,
+    AdamW).
     """
 
     def __init__(self, lam: float):
-        if lam < 0:
-            raise ValueError(f"L2: lambda must be non-negative, got {lam}")
+        if not (np.isfinite(lam) and lam >= 0):  # NaN fails both tests
+            raise ValueError(f"L2: lambda must be a finite number >= 0, got {lam!r}")
         self.lam = lam
 
     def _weights(self, model):
-        return [(layer.params["W"], layer.grads["W"]) for layer in model.layers if "W" in layer.params]
+        return [(layer.params["W"], layer.grads["W"])
+                for layer in model.layers if "W" in layer.params]
 
     def penalty(self, model) -> float:
         return 0.5 * self.lam * sum(float(np.sum(W * W)) for W, _ in self._weights(model))
@@ -33,16 +42,21 @@ class L2(Callback):
 
 # %% ../book/09_regularization.ipynb #012abe33
 class Dropout(Layer):
-    """Inverted dropout: in training, A = X ⊙ M / (1 − p) with M ~ Bernoulli(1 − p); in evaluation, A = X.
-    Derived in Chapter 9 (Regularisation). Backward: ∂L/∂X = ∂L/∂A ⊙ M / (1 − p).
+    """Inverted dropout: in training, A = X ⊙ M / (1 − p) with M ~ Bernoulli(1 − p); in
+    evaluation, A = X. Derived in Chapter 9 (Regularisation).
+    Backward: ∂𝓛/∂X = ∂𝓛/∂A ⊙ M / (1 − p).
 
-    `p` is the probability of dropping a unit. `rng` (a np.random.Generator) draws the masks; left at None, the
-    Model that the layer is added to supplies one derived from its seed.
+    `p` is the probability of dropping a unit. `rng` (a np.random.Generator) draws the
+    masks; left at None, the Model that the layer is added to supplies one derived from its
+    seed. A layer used outside a Model with rng=None makes an unseeded
+    np.random.default_rng() at its first training-mode forward (masks not reproducible);
+    Chapter 11's fused fast path draws from the same `rng` attribute.
     """
 
     def __init__(self, p: float, *, rng=None, name: str = None):
         if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p is the probability of dropping a unit and must be in [0, 1), got {p}")
+            raise ValueError(f"Dropout: p is the probability of dropping a unit and must be "
+                             f"in [0, 1), got {p}")
         super().__init__(name or f"Dropout(p={p:g})")
         self.p, self.rng, self.training = p, rng, True
 
@@ -51,7 +65,8 @@ class Dropout(Layer):
             return self._remember(None, X)
         if self.rng is None:
             self.rng = np.random.default_rng()
-        mask = (self.rng.random(X.shape, dtype=np.float32 if X.dtype == np.float32 else np.float64) >= self.p)
+        draw_dtype = np.float32 if X.dtype == np.float32 else np.float64
+        mask = self.rng.random(X.shape, dtype=draw_dtype) >= self.p
         mask = mask.astype(X.dtype) / X.dtype.type(1 - self.p)
         return self._remember(mask, X * mask)
 
@@ -60,34 +75,47 @@ class Dropout(Layer):
         return dA if mask is None else dA * mask
 
 # %% ../book/09_regularization.ipynb #2389999c
-def monitored(logs: dict, monitor: str, who: str) -> float:
-    """The history column `monitor` of this epoch's `logs`, signed so that lower is better (columns with "acc" in
-    their name, where higher is better, are negated). Raises a KeyError that says what is missing. Chapter 9.
+def monitored(logs: dict, monitor: str, who: str, mode: str = None) -> float:
+    """The history column `monitor` of this epoch's `logs`, signed so that lower is better.
+    Chapter 9 (Regularisation).
+
+    mode="min": lower is better, the value as it is; mode="max": higher is better, negated.
+    Left at None, the name decides: columns with "acc" in their name are "max", the others
+    "min". Raises a KeyError that says what is missing.
     """
+    if mode not in (None, "min", "max"):
+        raise ValueError(f"{who}: mode must be 'min', 'max' or None, got {mode!r}")
     if monitor not in logs:
         raise KeyError(f"{who}: no {monitor!r} in the history (columns: {', '.join(logs)}); "
                        "pass validation_data to fit() to monitor validation metrics")
-    return -logs[monitor] if "acc" in monitor else logs[monitor]
+    higher_is_better = mode == "max" or (mode is None and "acc" in monitor)
+    return -logs[monitor] if higher_is_better else logs[monitor]
 
 
 class EarlyStopping(Callback):
-    """Stop when `monitor` has not improved by `min_delta` for `patience` epochs; restore the best weights.
-    Derived in Chapter 9 (Regularisation).
+    """Stop when `monitor` has not improved by `min_delta` for `patience` epochs; restore
+    the best weights. Derived in Chapter 9 (Regularisation).
 
-    `monitor` is a history column such as "val_loss" (lower is better) or "val_accuracy" (higher is better).
-    After training, `best_epoch` and `stopped_epoch` say what happened.
+    `monitor` is a history column such as "val_loss" (lower is better) or "val_accuracy"
+    (higher is better); `mode` ("min", "max" or None: by the name) as in `monitored`. After
+    training, `best_epoch` and `stopped_epoch` say what happened.
     """
 
     def __init__(self, patience: int = 5, monitor: str = "val_loss", min_delta: float = 0.0,
-                 restore_best_weights: bool = True):
+                 restore_best_weights: bool = True, *, mode: str = None):
+        if patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be >= 0 epochs, got {patience!r}")
+        monitored({monitor: 0.0}, monitor, "EarlyStopping", mode)  # checks `mode` now
         self.patience, self.monitor, self.min_delta = patience, monitor, min_delta
+        self.mode = mode
         self.restore_best_weights = restore_best_weights
 
     def on_train_begin(self, model):
-        self.best, self.best_epoch, self.best_weights, self.wait, self.stopped_epoch = np.inf, 0, None, 0, None
+        self.best, self.best_epoch, self.best_weights = np.inf, 0, None
+        self.wait, self.stopped_epoch = 0, None
 
     def on_epoch_end(self, model, epoch, logs):
-        value = monitored(logs, self.monitor, "EarlyStopping")
+        value = monitored(logs, self.monitor, "EarlyStopping", self.mode)
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             self.best_weights = model.get_weights() if self.restore_best_weights else None

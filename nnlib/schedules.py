@@ -8,12 +8,15 @@ import math
 
 import numpy as np
 
+from .regularization import monitored
 from .training import Callback
+
 
 # %% ../book/10_schedules.ipynb #5be3deff
 class Schedule(Callback):
     """Base class for epoch-based learning-rate schedules: sets optimizer.lr = lr_at(epoch) before each epoch.
-    Derived in Chapter 10 (Schedules). `initial_lr` is the optimiser's learning rate when training starts."""
+    Derived in Chapter 10 (Schedules). `initial_lr` is η_0, the optimiser's learning rate when training starts
+    (set it by hand to call `lr_at` outside `fit`)."""
 
     def on_train_begin(self, model):
         self.initial_lr = model.optimizer.lr
@@ -24,42 +27,77 @@ class Schedule(Callback):
     def lr_at(self, epoch: int) -> float:
         raise NotImplementedError
 
+    @property
+    def initial_lr(self) -> float:
+        if getattr(self, "_initial_lr", None) is None:
+            raise RuntimeError(f"{type(self).__name__}: no initial_lr (η_0) yet; it is read from the optimiser when "
+                               "training starts, or set it by hand (schedule.initial_lr = 0.1) before calling lr_at")
+        return self._initial_lr
+
+    @initial_lr.setter
+    def initial_lr(self, value):
+        self._initial_lr = value
+
+
+def _require(ok: bool, who: str, message: str, value) -> None:
+    "Raise a ValueError naming the class when a constructor argument is out of range. Chapter 10."
+    if not ok:
+        raise ValueError(f"{who}: {message}, got {value!r}")
+
+
+def _is_count(n) -> bool:
+    return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
+
 
 class StepDecay(Schedule):
-    """η_e = η_0 · γ^⌊(e − 1)/k⌋: multiply by `factor` every `every` epochs. Chapter 10 (Schedules)."""
+    """η_e = η_0 · γ^⌊(e − 1)/Δ⌋: multiply by γ = `factor` every Δ = `every` epochs. Chapter 10 (Schedules)."""
 
     def __init__(self, every: int, factor: float = 0.5):
         self.every, self.factor = every, factor
+        _require(_is_count(every), "StepDecay", "every must be a whole number of epochs >= 1", every)
+        _require(np.isfinite(factor) and factor > 0, "StepDecay", "factor must be a finite number > 0", factor)
 
     def lr_at(self, epoch):
         return self.initial_lr * self.factor ** ((epoch - 1) // self.every)
 
 
 class ExponentialDecay(Schedule):
-    """η_e = η_0 · γ^(e − 1). Chapter 10 (Schedules)."""
+    """η_e = η_0 · γ^(e − 1), γ = `factor`. Chapter 10 (Schedules)."""
 
     def __init__(self, factor: float = 0.95):
         self.factor = factor
+        _require(np.isfinite(factor) and factor > 0, "ExponentialDecay", "factor must be a finite number > 0", factor)
 
     def lr_at(self, epoch):
         return self.initial_lr * self.factor ** (epoch - 1)
 
 
 class InverseTimeDecay(Schedule):
-    """η_e = η_0 / (1 + d · (e − 1)), the "1/t" decay (Keras' old `decay` argument per epoch). Chapter 10."""
+    """η_e = η_0 / (1 + d · (e − 1)), d = `decay`, for the epochs e = 1, 2, …: the "1/t" decay. Chapter 10.
+
+    Epoch e has e − 1 epochs behind it, so η_1 = η_0. (Keras' legacy optimisers' `decay` argument used the same
+    formula per iteration, with t the number of steps taken; this class decays per epoch.)
+    """
 
     def __init__(self, decay: float):
         self.decay = decay
+        _require(np.isfinite(decay) and decay >= 0, "InverseTimeDecay", "decay must be a finite number >= 0", decay)
 
     def lr_at(self, epoch):
         return self.initial_lr / (1 + self.decay * (epoch - 1))
 
 
 class CosineDecay(Schedule):
-    """η_e = η_min + ½(η_0 − η_min)(1 + cos(π (e − 1)/E)) over E = `epochs`. Chapter 10 (Schedules)."""
+    """η_e = η_min + ½(η_0 − η_min)(1 + cos(π (e − 1)/E)) for the epochs e = 1, …, E = `epochs`. Chapter 10.
+
+    Epoch e runs at the cosine of the fraction (e − 1)/E of the run done when it starts: η_1 = η_0, and the
+    last epoch runs at η_min + ½(η_0 − η_min)(1 − cos(π/E)); η_min is reached at the end, from epoch E + 1 on.
+    """
 
     def __init__(self, epochs: int, min_lr: float = 0.0):
         self.epochs, self.min_lr = epochs, min_lr
+        _require(_is_count(epochs), "CosineDecay", "epochs must be a whole number >= 1", epochs)
+        _require(np.isfinite(min_lr) and min_lr >= 0, "CosineDecay", "min_lr must be a finite number >= 0", min_lr)
 
     def lr_at(self, epoch):
         progress = min(epoch - 1, self.epochs) / self.epochs
@@ -67,25 +105,35 @@ class CosineDecay(Schedule):
 
 
 class ReduceLROnPlateau(Callback):
-    """Multiply the learning rate by `factor` when `monitor` has not improved for `patience` epochs. Chapter 10.
+    """Multiply the learning rate by `factor` when `monitor` has not improved by more than `min_delta` for `patience`
+    epochs; never below `min_lr`. Chapter 10 (Schedules).
 
-    Never goes below `min_lr`. Like EarlyStopping, "val_loss" (lower is better) is the usual monitor.
+    `monitor` and `mode` as in Chapter 9's EarlyStopping (`nnlib.regularization.monitored`): "val_loss" (lower is
+    better, the usual choice) or "val_accuracy" (higher is better), decided by the name unless `mode` says.
     """
 
-    def __init__(self, factor: float = 0.5, patience: int = 3, monitor: str = "val_loss", min_lr: float = 0.0):
+    def __init__(self, factor: float = 0.5, patience: int = 3, monitor: str = "val_loss", min_lr: float = 0.0,
+                 *, min_delta: float = 0.0, mode: str = None):
         self.factor, self.patience, self.monitor, self.min_lr = factor, patience, monitor, min_lr
+        self.min_delta, self.mode = min_delta, mode
+        who = "ReduceLROnPlateau"
+        _require(0 < factor < 1, who, "factor must be between 0 and 1 (exclusive)", factor)
+        _require(_is_count(patience + 1), who, "patience must be a whole number of epochs >= 0", patience)
+        _require(np.isfinite(min_lr) and min_lr >= 0, who, "min_lr must be a finite number >= 0", min_lr)
+        _require(np.isfinite(min_delta) and min_delta >= 0, who, "min_delta must be a finite number >= 0", min_delta)
+        monitored({monitor: 0.0}, monitor, who, mode)                  # checks mode now, not at the first epoch
 
     def on_train_begin(self, model):
         self.best, self.wait = np.inf, 0
 
     def on_epoch_end(self, model, epoch, logs):
-        if self.monitor not in logs:
-            raise KeyError(f"ReduceLROnPlateau: no {self.monitor!r} in the history; pass validation_data to fit()")
-        if logs[self.monitor] < self.best:
-            self.best, self.wait = logs[self.monitor], 0
+        value = monitored(logs, self.monitor, "ReduceLROnPlateau", self.mode)   # signed: lower is better
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
         else:
             self.wait += 1
             if self.wait >= self.patience:
                 model.optimizer.lr = max(model.optimizer.lr * self.factor, self.min_lr)
                 self.wait = 0
         return False
+

@@ -60,6 +60,7 @@ class Callback:
     def penalty(self, model) -> float: return 0.0
     def on_gradients(self, model): pass
     def on_epoch_end(self, model, epoch: int, logs: dict): return False
+    def on_epoch_complete(self, model, epoch: int, history: list, callbacks: list): pass
     def on_train_end(self, model): pass
 
 # %% ../book/06_training.ipynb #351c02c5
@@ -91,22 +92,28 @@ class Model:
 
     # --- the core: the training loop (Chapter 6's pseudocode) and one step --------------------------------------
     def fit(self, X, y, *, epochs: int = 10, batch_size: int = 256, optimizer=None, validation_data=None,
-            callbacks=(), shuffle: bool = True, verbose: bool = True):
+            callbacks=(), shuffle: bool = True, verbose: bool = True, resume=None):
         """Train with mini-batch gradient steps; returns a DataFrame with one row per epoch. Chapter 6 (Training).
 
         Columns: loss and accuracy on the training batches (averaged over the epoch, in training mode), lr, and
         val_loss and val_accuracy when `validation_data=(X_val, y_val)` is given. `optimizer` defaults to
         SGD(lr=0.1). If the loss becomes NaN or infinite, or you interrupt with Ctrl-C, training stops, the model is
         restored to the best weights seen (lowest validation loss, else lowest training loss; see `_give_up`) with a
-        warning, and the callbacks' `on_train_end` still runs.
+        warning, the callbacks' `on_train_end` still runs, and `self.stop_reason` / `self.interrupted` say why.
+        `resume`: an object whose `restore(model, callbacks)` puts back a saved training state and returns the
+        history so far (Chapter 12's `load_checkpoint`); training goes on from the epoch after its last, up to `epochs`.
         """
         X, y, validation_data = _check_fit_inputs(self, X, y, validation_data, batch_size)  # defined after the class
         self.optimizer = optimizer if optimizer is not None else (self.optimizer or SGD(0.1))
         callbacks, history, self.stop_training = list(callbacks), [], False
-        best = {"monitor": np.inf, "epoch": 0, "weights": self.get_weights()}  # what a failed run falls back to
+        self.stop_reason, self.interrupted = None, False
         for callback in callbacks:
             callback.on_train_begin(self)
-        bar, failed = _progress_bar(epochs, verbose), None
+        if resume is not None:  # after on_train_begin, which resets the callbacks' state
+            history = list(resume.restore(self, callbacks))
+        start = history[-1]["epoch"] if history else 0
+        best = {"monitor": np.inf, "epoch": start, "weights": self.get_weights()}  # what a failed run falls back to
+        bar, failed = _progress_bar(epochs, verbose, start), None
         try:
             for epoch in bar:
                 for callback in callbacks:
@@ -130,13 +137,16 @@ class Model:
                 bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if k in ("loss", "accuracy", "val_accuracy")})
                 stops = [callback.on_epoch_end(self, epoch, logs) for callback in callbacks]  # every one of them runs
                 self.stop_training = self.stop_training or any(stops)
+                for callback in callbacks:  # the state of the end of this epoch is now complete
+                    callback.on_epoch_complete(self, epoch, history, callbacks)
                 if self.stop_training:
                     break
         except KeyboardInterrupt:
-            failed = f"interrupted during epoch {len(history) + 1}"
+            failed, self.interrupted = f"interrupted during epoch {len(history) + 1}", True
         finally:
             bar.close()
         if failed:
+            self.stop_reason = failed
             _give_up(self, failed, best, (X, y))
         for callback in callbacks:
             callback.on_train_end(self)
@@ -352,10 +362,10 @@ def _give_up(model, why: str, best: dict, data):
                   stacklevel=3)
 
 
-def _progress_bar(epochs: int, verbose: bool):
-    "A tqdm bar over the epochs 1, 2, …, `epochs` (on stderr), or a silent one."
-    return tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not verbose, file=sys.stderr,
-                dynamic_ncols=True)
+def _progress_bar(epochs: int, verbose: bool, start: int = 0):
+    "A tqdm bar over the epochs start + 1, …, `epochs` (on stderr), or a silent one."
+    return tqdm(range(start + 1, epochs + 1), desc="training", unit="epoch", disable=not verbose, file=sys.stderr,
+                dynamic_ncols=True, initial=start, total=max(epochs, start))
 
 
 def _history_frame(history: list):

@@ -70,9 +70,11 @@ def test_help_lists_every_option_with_default():
 def test_train_evaluate_predict_end_to_end(tmp_path, capsys):
     model_path = tmp_path / "m.npz"
     assert main(["train", "--sizes", "784,32,10", "--dropout", "0.1", "--epochs", "2", "--quiet", "--validation", "5000",
-                 "--early-stopping", "3", "--clip-norm", "10", "--l2", "1e-5", "--output", str(model_path)]) == 0
+                 "--early-stopping", "3", "--clip-norm", "10", "--l2", "1e-5", "--output", str(model_path),
+                 "--final-test"]) == 0
     out = capsys.readouterr().out
-    accuracy = float(out.split("test accuracy: ")[1].split()[0])
+    assert "validation loss" in out
+    accuracy = float(out.split("final test accuracy (the once-only evaluation): ")[1].split()[0])
     assert accuracy > 0.85
     assert main(["evaluate", str(model_path)]) == 0
     assert f"test accuracy: {accuracy:.4f}" in capsys.readouterr().out

@@ -187,22 +187,36 @@ def demo(browser, site_url):
 
 
 def test_weights_asset(built_html, model_file, metrics):
+    """The weights are a script (window.nnlibDemoWeights = {manifest, base64}), not a fetched file, so that the page
+    also works opened from disk; they decode to the model's parameters as float16."""
+    import base64
+
+    from nnlib.serialization import load_model
+
     MODEL_FILE = model_file
     folder = built_html / "_static" / "demo"
-    for name in ("digit_demo.js", "digit_demo.css", "digit_demo_weights.json", "digit_demo_weights.bin"):
+    for name in ("digit_demo.js", "digit_demo.css", "nnmath.js", "digit_demo_weights.json", "digit_demo_weights.js"):
         assert (folder / name).is_file(), f"{folder / name} was not written by book/_ext/digit_demo.py"
     manifest = json.loads((folder / "digit_demo_weights.json").read_text(encoding="utf-8"))
-    blob = (folder / "digit_demo_weights.bin").read_bytes()
-    assert manifest["weights"] == "digit_demo_weights.bin"
+    script = (folder / "digit_demo_weights.js").read_text(encoding="ascii")
+    prefix = "window.nnlibDemoWeights = "
+    payload = json.loads(script[script.index(prefix) + len(prefix):].strip().rstrip(";"))
+    assert payload["manifest"] == manifest
+    blob = base64.b64decode(payload["base64"])
+    assert manifest["weights"] == "digit_demo_weights.js" and manifest["encoding"] == "base64"
     assert manifest["dtype"] == "float16" and manifest["nbytes"] == len(blob)
     assert len(blob) == 2 * 355_110, "784-400-100-10 has 355,110 parameters, 2 bytes each"
     assert manifest["source"]["sha256"] == hashlib.sha256(MODEL_FILE.read_bytes()).hexdigest(), \
         f"the site's weights do not come from {MODEL_FILE}"
+    first = manifest["layers"][0]["W"]
+    np.testing.assert_allclose(decode(manifest, blob, first), load_model(MODEL_FILE).layers[0].params["W"],
+                               rtol=2**-11, atol=2**-24)
     manifest_bytes = (folder / "digit_demo_weights.json").stat().st_size
-    metrics.update(weights_asset_bytes=len(blob), manifest_bytes=manifest_bytes,
+    script_bytes = (folder / "digit_demo_weights.js").stat().st_size
+    metrics.update(weights_asset_bytes=len(blob), weights_script_bytes=script_bytes, manifest_bytes=manifest_bytes,
                    model_file_bytes=MODEL_FILE.stat().st_size, weights_dtype=manifest["dtype"])
-    print(f"\ndemo weights asset: {len(blob):,} bytes (float16) + {manifest_bytes:,} bytes of manifest; "
-          f"model file {MODEL_FILE.stat().st_size:,} bytes")
+    print(f"\ndemo weights asset: {len(blob):,} bytes (float16), {script_bytes:,} bytes as a base64 script, "
+          f"+ {manifest_bytes:,} bytes of manifest; model file {MODEL_FILE.stat().st_size:,} bytes")
 
 
 def test_injected_mnist_images_agree_with_python(demo, reference, metrics):
@@ -403,3 +417,15 @@ def test_page_has_no_console_errors_and_screenshots(demo, site_url, browser):
         phone.close()
 
     assert not page.problems, "\n".join(page.problems)
+
+
+def test_demo_uses_the_shared_forward_pass(demo):
+    """One JavaScript forward pass for the whole book: the demo's predict() is NNMath.predictProba (nnmath.js),
+    the code that the playground trains with and that tests/test_explorables.py checks against nnlib."""
+    calls = demo.evaluate("""() => { const original = NNMath.predictProba; let calls = 0;
+        NNMath.predictProba = (...args) => { calls++; return original(...args); };
+        try { nnlibDemo.predict(new Array(784).fill(0.5)); } finally { NNMath.predictProba = original; }
+        return calls; }""")
+    assert calls == 1
+    source = (ROOT / "book" / "_demo" / "digit_demo.js").read_text(encoding="utf-8")
+    assert "Math.exp" not in source and "+= xi *" not in source, "digit_demo.js has its own forward pass again"

@@ -8,17 +8,19 @@
  *      crop to the ink (pixels above 0.1), scale so that the longer side is 20 pixels keeping the aspect ratio
  *      (area averaging, i.e. anti-aliased), and paste into a 28×28 field so that the centre of mass of the ink
  *      lands on pixel (14, 14); values in [0, 1], ink = 1, flattened row by row;
- *   3. runs Chapter 12's 784-400-100-10 network: Dense layers Z = x W + b with W stored (n_in, n_out) row-major,
- *      ReLU (Sigmoid, Tanh and Softmax are supported too), then a softmax computed stably (minus the maximum);
+ *   3. runs Chapter 12's 784-400-100-10 network with the book's shared forward pass, NNMath.predictProba
+ *      (book/_demo/nnmath.js, loaded by the page before this script): Dense layers Z = x W + b with W stored
+ *      (n_in, n_out) row-major, ReLU (Sigmoid, Tanh and Softmax are supported too), then a softmax computed stably;
  *   4. shows the 28×28 image and the ten probabilities.
  *
- * The weights come from _static/demo/digit_demo_weights.json (a manifest: layer types, shapes, byte offsets,
- * dtype) and digit_demo_weights.bin (little-endian float16), both written by book/_ext/digit_demo.py at the end
- * of the book build, and fetched relative to this script.
+ * The weights come from _static/demo/digit_demo_weights.js, written by book/_ext/digit_demo.py at the end of the
+ * book build: a script that sets window.nnlibDemoWeights = {manifest (layer types, shapes, byte offsets, dtype),
+ * base64 (little-endian float16)}. It is loaded with a <script> element next to this script, not with fetch(),
+ * so that the page also works when the built site is opened from disk (browsers refuse fetch() of file:// URLs).
  *
  * Test hook (tests/test_demo.py), window.nnlibDemo:
  *   ready                   Promise: resolves with the manifest once the weights are loaded, rejects if they fail.
- *   predict(pixels)         784 numbers in [0, 1] (a 28×28 image, row by row, ink = 1) -> Float32Array(10) of
+ *   predict(pixels)         784 numbers in [0, 1] (a 28×28 image, row by row, ink = 1) -> Float64Array(10) of
  *                           probabilities. Pure: does not touch the page. Throws before `ready` has resolved.
  *   preprocess(ink, w, h)   w*h numbers in [0, 1] (ink = 1, row by row) -> Float32Array(784) as in step 2,
  *                           or null if there is no ink.
@@ -27,7 +29,7 @@
  *                           (smoothed) with its top-left corner at (x, y) (default: centred), updates the page
  *                           at once and returns `last`.
  *   clear()                 as the Clear button.
- *   last                    {probs: Float32Array(10) | null, pixels: Float32Array(784) | null, predicted: 0-9 | null}
+ *   last                    {probs: Float64Array(10) | null, pixels: Float32Array(784) | null, predicted: 0-9 | null}
  *                           for the drawing on the page, updated with the page.
  *   manifest                the weights manifest (null until loaded).
  */
@@ -43,7 +45,7 @@
 
   const script = document.currentScript;
   const base = script && script.src ? script.src : document.baseURI;
-  const manifestUrl = new URL("digit_demo_weights.json", base).href;
+  const weightsUrl = new URL("digit_demo_weights.js", base).href;
 
   // --- the network --------------------------------------------------------------------------------------------
 
@@ -114,47 +116,16 @@
     return { manifest, layers };
   }
 
-  function softmax(z) {
-    let max = -Infinity, sum = 0;
-    for (let i = 0; i < z.length; i++) max = Math.max(max, z[i]);
-    const p = new Float32Array(z.length), e = new Float64Array(z.length);
-    for (let i = 0; i < z.length; i++) { e[i] = Math.exp(z[i] - max); sum += e[i]; }
-    for (let i = 0; i < z.length; i++) p[i] = e[i] / sum;
-    return p;
-  }
-
   function forward(pixels) {
     if (!network) throw new Error("the weights are not loaded yet: await nnlibDemo.ready first");
     if (!pixels || pixels.length !== SIZE * SIZE) {
       throw new TypeError(`predict expects 784 numbers (a 28×28 image), got ${pixels && pixels.length}`);
     }
-    let x = Float32Array.from(pixels);
+    const x = Float64Array.from(pixels);
     for (let i = 0; i < x.length; i++) {
       if (!Number.isFinite(x[i])) throw new TypeError(`predict: pixel ${i} is ${pixels[i]}, not a number`);
     }
-    for (const layer of network.layers) {
-      if (layer.type === "Dense") {
-        const { nIn, nOut, W, b } = layer, acc = new Float64Array(nOut);
-        for (let i = 0; i < nIn; i++) {           // x W, row by row of W: inputs that are 0 cost nothing
-          const xi = x[i];
-          if (xi === 0) continue;
-          const row = i * nOut;
-          for (let j = 0; j < nOut; j++) acc[j] += xi * W[row + j];
-        }
-        const z = new Float32Array(nOut);
-        for (let j = 0; j < nOut; j++) z[j] = acc[j] + b[j];
-        x = z;
-      } else if (layer.type === "ReLU") {
-        x = x.map((v) => (v > 0 ? v : 0));
-      } else if (layer.type === "Sigmoid") {
-        x = x.map((v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v))));
-      } else if (layer.type === "Tanh") {
-        x = x.map(Math.tanh);
-      } else if (layer.type === "Softmax") {
-        x = softmax(x);
-      }
-    }
-    return network.manifest.output === "probabilities" ? x : softmax(x);
+    return window.NNMath.predictProba(network.layers, x, 1, SIZE * SIZE);  // the book's one forward pass
   }
 
   // --- preprocessing, like MNIST ------------------------------------------------------------------------------
@@ -434,17 +405,33 @@
     setUpDrawing();
   }
 
+  function loadScript(url) {  // a <script> element works from file:// too, where fetch() is refused
+    return new Promise((resolve, reject) => {
+      const element = document.createElement("script");
+      element.src = url;
+      element.async = true;
+      element.onload = () => resolve();
+      element.onerror = () => reject(new Error(`${url} could not be loaded`));
+      document.head.appendChild(element);
+    });
+  }
+
+  function decodeBase64(text) {
+    const binary = atob(text), bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes.buffer;
+  }
+
   async function loadNetwork() {
-    const response = await fetch(manifestUrl);
-    if (!response.ok) throw new Error(`${manifestUrl}: HTTP ${response.status}`);
-    const manifest = await response.json();
-    const weightsUrl = new URL(manifest.weights, manifestUrl);
-    weightsUrl.search = `v=${String(manifest.source && manifest.source.sha256).slice(0, 12)}`;  // a new model, a new URL
-    const weights = await fetch(weightsUrl.href);
-    if (!weights.ok) throw new Error(`${weightsUrl.href}: HTTP ${weights.status}`);
-    network = buildNetwork(manifest, await weights.arrayBuffer());
-    hook.manifest = manifest;
-    return manifest;
+    if (!window.NNMath) throw new Error("nnmath.js is missing: the page must load it before digit_demo.js");
+    if (!window.nnlibDemoWeights) await loadScript(weightsUrl);
+    const asset = window.nnlibDemoWeights;
+    if (!asset || !asset.manifest || typeof asset.base64 !== "string") {
+      throw new Error(`${weightsUrl} did not define window.nnlibDemoWeights = {manifest, base64}`);
+    }
+    network = buildNetwork(asset.manifest, decodeBase64(asset.base64));
+    hook.manifest = asset.manifest;
+    return asset.manifest;
   }
 
   let resolveReady, rejectReady;
