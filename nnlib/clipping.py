@@ -25,8 +25,11 @@ class ClipByValue(Callback):
 class ClipByGlobalNorm(Callback):
     """Rescale all gradients together so that their global norm is at most τ = `max_norm`. Chapter 10 (Gradient clipping).
 
-    ‖g_t‖ = sqrt(Σ over arrays of Σ entries²); if ‖g_t‖ > τ every gradient is multiplied by τ / ‖g_t‖ (Pascanu et al.).
-    The norms seen before clipping are appended to `self.norms`.
+    ‖g_t‖ = sqrt(Σ over every gradient array G of Σ over its entries G_j²) (weights and 1-D biases alike); if
+    ‖g_t‖ > τ every gradient is multiplied by τ / ‖g_t‖ (Pascanu et al.). The norms seen before clipping are appended
+    to `self.norms`, which starts empty at each `on_train_begin`. A non-finite norm (inf or NaN: the backward pass
+    overflowed) is recorded and the gradients are left as they are, since scaling cannot repair them; the loss is
+    then non-finite too, and `fit` stops the run.
     """
 
     def __init__(self, max_norm: float):
@@ -34,10 +37,13 @@ class ClipByGlobalNorm(Callback):
             raise ValueError(f"ClipByGlobalNorm: max_norm must be positive, got {max_norm}")
         self.max_norm, self.norms = max_norm, []
 
+    def on_train_begin(self, model):
+        self.norms = []
+
     def on_gradients(self, model):
         grads = model.gradients()
         norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads)))
         self.norms.append(norm)
-        if norm > self.max_norm:
+        if np.isfinite(norm) and norm > self.max_norm:
             for g in grads:
                 g *= self.max_norm / norm
