@@ -1,6 +1,6 @@
-"""Seconds per epoch: nnlib against PyTorch (CPU, eager) and scikit-learn, run side by side.
+"""Seconds per epoch: nnlib against PyTorch (CPU: eager, fused Adam, compiled) and scikit-learn, side by side.
 
-    python benchmarks/compare.py            # the full run (about 6 minutes on 2 cores)
+    python benchmarks/compare.py            # the full run (not yet timed with the PyTorch variants; >= 10 minutes)
     python benchmarks/compare.py --quick    # batch 256 only, 3 rounds: a check that everything works
 
 Every framework trains in its own worker process (so each has its own peak RSS) on the same MNIST training set

@@ -27,12 +27,10 @@ the four MNIST files and the command.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,19 +69,14 @@ def train(setting: dict, seed: int, X, y, validation=None):
 def provenance() -> dict:
     import nnlib
     from threadpoolctl import threadpool_info
-    from nnlib.data import MNIST_FILES, mnist_dir
-    folder = mnist_dir(download_missing=False)
-    md5 = {}
-    for name, _ in MNIST_FILES.values():
-        path = next((p for p in (folder / name, folder / name.removesuffix(".gz")) if p.exists()), None)
-        md5[name] = hashlib.md5(path.read_bytes()).hexdigest() if path else None
+    from nnlib.cli import data_checksums
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.machine()) if Path("/proc/cpuinfo").exists() \
         else platform.machine()
     return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": cpu, "cores": os.cpu_count(),
             "python": platform.python_version(), "numpy": np.__version__, "nnlib": nnlib.__version__,
             "blas_threads": max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=1),
-            "data_md5": md5, "command": " ".join(["python"] + sys.argv)}
+            "data_md5": data_checksums(), "command": " ".join(["python"] + sys.argv)}
 
 
 def load_results(path: Path = RESULTS) -> dict:
@@ -91,19 +84,9 @@ def load_results(path: Path = RESULTS) -> dict:
 
 
 def save_results(results: dict, path: Path = RESULTS):
-    "Write atomically: a temporary file beside `path`, then os.replace."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(results, f, indent=1)
-    os.chmod(tmp, 0o666 & ~_umask())
-    os.replace(tmp, path)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    "Write atomically, with the user's umask (Chapter 12's `atomic_write`)."
+    from nnlib.serialization import atomic_write
+    atomic_write(path, lambda f: f.write(json.dumps(results, indent=1).encode()))
 
 
 def main(argv=None):

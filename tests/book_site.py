@@ -9,7 +9,9 @@ re-executes the chapters.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import http.server
 import os
 import re
@@ -37,6 +39,18 @@ CHROMIUM_ARGS = [
 ]
 #: Screenshots and other things worth looking at after a run.
 ARTIFACTS = ROOT / "_build" / "test-artifacts"
+
+
+@contextlib.contextmanager
+def recorded_metrics(filename: str):
+    """A dict that tests fill with the figures a closing note reports (agreement, speed); written as JSON to
+    ARTIFACTS/filename, with the time, when the block ends, if anything was recorded."""
+    found = {}
+    yield found
+    if found:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        found["written"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        (ARTIFACTS / filename).write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
 
 
 def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[str]:

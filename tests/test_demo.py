@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from book_site import ARTIFACTS, ROOT, watch
+from book_site import ARTIFACTS, ROOT, recorded_metrics, watch
 
 MODEL = Path("book") / "models" / "mnist-784-400-100-10.npz"  # relative to the built source tree
 PAGE = "book/draw_a_digit.html"
@@ -139,12 +139,8 @@ def test_export_refuses_what_it_cannot_run():
 @pytest.fixture(scope="module")
 def metrics():
     """What the closing note reports; printed by the tests and written to demo-metrics.json at the end."""
-    found = {}
-    yield found
-    if found:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        found["written"] = time.strftime("%Y-%m-%d %H:%M:%S")
-        (ARTIFACTS / "demo-metrics.json").write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+    with recorded_metrics("demo-metrics.json") as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

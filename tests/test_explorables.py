@@ -17,14 +17,12 @@ Agreement figures and speeds go to _build/test-artifacts/explorables-metrics.jso
 
 from __future__ import annotations
 
-import json
 import math
-import time
 
 import numpy as np
 import pytest
 
-from book_site import ARTIFACTS, watch
+from book_site import ARTIFACTS, recorded_metrics, watch
 
 PLAYGROUND, EXPLORER, DIGIT = "book/playground.html", "book/optimizer_explorer.html", "book/draw_a_digit.html"
 WAIT_MS = 20_000
@@ -34,12 +32,8 @@ STEPS = 50
 
 @pytest.fixture(scope="module")
 def metrics():
-    found = {}
-    yield found
-    if found:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        found["written"] = time.strftime("%Y-%m-%d %H:%M:%S")
-        (ARTIFACTS / "explorables-metrics.json").write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+    with recorded_metrics("explorables-metrics.json") as found:
+        yield found
 
 
 def _open(browser, url, hook, *, viewport=None):
