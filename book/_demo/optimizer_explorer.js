@@ -176,7 +176,7 @@
     ui.rows.surface = el("div", { class: "nnx-row", "data-key": "surface" }, el("label", { for: sid }, "Surface"), surface);
     const general = el("fieldset", { class: "nnx-group" }, el("legend", {}, "Surface and run"), ui.rows.surface,
       slider("kappa", "Condition number κ", 1, 100, 1), slider("steps", "Steps", 10, 1000, 10),
-      slider("noise", "Gradient noise σ", 0, 2, 0.01), slider("seed", "Noise seed", 0, 99, 1),
+      slider("noise", "Gradient noise s", 0, 2, 0.01), slider("seed", "Noise seed", 0, 99, 1),
       slider("sx", "Start x", -3, 3, 0.05), slider("sy", "Start y", -3, 3, 0.05), splitBox());
     const groups = OPTS.map((o) => {
       const cid = `nnx-ex-on-${o.name}-${++uid}`;
