@@ -14,7 +14,8 @@ def uniform(n_in: int, n_out: int, rng, limit: float = 0.05):
 
 
 def xavier_normal(n_in: int, n_out: int, rng):
-    """Glorot/Xavier normal: N(0, 2/(n_in + n_out)), for tanh and sigmoid layers. Derived in Chapter 7."""
+    """Glorot/Xavier normal: N(0, 2/(n_in + n_out)), for tanh layers (Glorot & Bengio 2010, Section 4.2.1: the
+    compromise between the forward and backward conditions in the linear regime). Derived in Chapter 7."""
     return rng.normal(0.0, np.sqrt(2.0 / (n_in + n_out)), (n_in, n_out))
 
 
@@ -42,7 +43,8 @@ def he_normal_fan_out(n_in: int, n_out: int, rng):
 
 
 INITIALIZERS = {"uniform": uniform, "xavier": xavier_normal, "xavier_normal": xavier_normal,
-                "xavier_uniform": xavier_uniform, "he": he_normal, "he_normal": he_normal, "he_uniform": he_uniform}
+                "xavier_uniform": xavier_uniform, "he": he_normal, "he_normal": he_normal, "he_uniform": he_uniform,
+                "he_normal_fan_out": he_normal_fan_out}
 "Initialisers by name (for the command line). Chapter 7."
 
 
