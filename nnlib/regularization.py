@@ -96,18 +96,27 @@ class EarlyStopping(Callback):
     """Stop when `monitor` has not improved by `min_delta` for `patience` epochs; restore
     the best weights. Derived in Chapter 9 (Regularisation).
 
-    `monitor` is a history column such as "val_loss" (lower is better) or "val_accuracy"
-    (higher is better); `mode` ("min", "max" or None: by the name) as in `monitored`. After
-    training, `best_epoch` and `stopped_epoch` say what happened.
+    `monitor` is a history column such as "val_loss" or "val_accuracy". `mode` says which
+    way is better: "min" (lower, for a loss) or "max" (higher, for an accuracy); left at None,
+    the name decides as in `monitored`, and `self.mode` holds the direction chosen. After
+    training, `best_epoch` and `stopped_epoch` (None if it ran to the end) say what happened.
     """
 
     def __init__(self, patience: int = 5, monitor: str = "val_loss", min_delta: float = 0.0,
                  restore_best_weights: bool = True, *, mode: str = None):
-        if patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be >= 0 epochs, got {patience!r}")
+        whole = isinstance(patience, (int, np.integer)) and not isinstance(patience, bool)
+        if not (whole and patience >= 0):
+            raise ValueError(f"EarlyStopping: patience must be a whole number of epochs >= 0, "
+                             f"got {patience!r}")
+        if not (np.isfinite(min_delta) and min_delta >= 0):  # NaN fails both tests
+            raise ValueError(f"EarlyStopping: min_delta must be a finite number >= 0, "
+                             f"got {min_delta!r}")
+        if not isinstance(monitor, str):
+            raise TypeError(f"EarlyStopping: monitor must be a history column's name, "
+                            f"got {monitor!r}")
         monitored({monitor: 0.0}, monitor, "EarlyStopping", mode)  # checks `mode` now
-        self.patience, self.monitor, self.min_delta = patience, monitor, min_delta
-        self.mode = mode
+        self.patience, self.monitor, self.min_delta = int(patience), monitor, float(min_delta)
+        self.mode = mode or ("max" if "acc" in monitor else "min")  # the rule of `monitored`
         self.restore_best_weights = restore_best_weights
 
     def on_train_begin(self, model):
