@@ -53,6 +53,20 @@ def recorded_metrics(filename: str):
         (ARTIFACTS / filename).write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
 
 
+def mnist_or_skip() -> Path:
+    """The folder holding MNIST, or skip the calling test with the reason, never downloading (NNLIB_DATA unset and
+    nothing in the cache). A NNLIB_DATA that points at a folder without the files is a mistake: that fails."""
+    from nnlib.data import cache_dir, mnist_dir
+
+    try:
+        return mnist_dir(download_missing=False)
+    except FileNotFoundError as err:
+        if os.environ.get("NNLIB_DATA"):
+            pytest.fail(str(err), pytrace=False)
+        pytest.skip(f"MNIST is not available: NNLIB_DATA is not set and the cache {cache_dir()} lacks the files "
+                    "(set NNLIB_DATA=/path/to/mnist, or run `python -m nnlib data` once to download them)")
+
+
 def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
     """Every `file:` (and the root) in a jb-book _toc.yml, in order, without extension."""
     toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
@@ -144,11 +158,13 @@ class Build:
 
 def watch(page) -> list[str]:
     """Collect a page's console errors, uncaught exceptions, failed requests and HTTP errors (>= 400) into the
-    returned list, as they happen."""
+    returned list, as they happen. A request cancelled because the page navigated on (net::ERR_ABORTED, e.g. the
+    favicon of a page a test leaves at once) is not a problem; a missing file is (HTTP 404)."""
     problems: list[str] = []
     page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} ({req.failure})"))
+    page.on("requestfailed", lambda req: "ERR_ABORTED" not in str(req.failure)
+            and problems.append(f"request failed: {req.url} ({req.failure})"))
     page.on("response", lambda resp: resp.status >= 400 and problems.append(f"HTTP {resp.status}: {resp.url}"))
     return problems
 

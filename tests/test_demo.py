@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from book_site import ARTIFACTS, ROOT, recorded_metrics, watch
+from book_site import ARTIFACTS, ROOT, mnist_or_skip, recorded_metrics, watch
 
 MODEL = Path("book") / "models" / "mnist-784-400-100-10.npz"  # relative to the built source tree
 PAGE = "book/draw_a_digit.html"
@@ -155,12 +155,13 @@ def model_file(book_source):
 
 @pytest.fixture(scope="module")
 def reference(model_file):
-    """The model file the build exported, loaded by nnlib, and the MNIST test set."""
+    """The model file the build exported, loaded by nnlib, and the MNIST test set (the tests that need it are
+    skipped, with the reason, when MNIST is not available; they never download it)."""
     from nnlib.data import load_mnist
     from nnlib.serialization import load_model
 
     MODEL_FILE = model_file
-    X, y = load_mnist("test")
+    X, y = load_mnist("test", data_dir=mnist_or_skip())
     return load_model(MODEL_FILE), X, y
 
 

@@ -13,7 +13,7 @@
  *                            next32 hands out the two halves of one 64-bit output (low half first), as NumPy does.
  *     Generator              random() = (next64 >> 11)·2^-53; uniform(a, b) = a + (b − a)·random();
  *                            standardNormal(): NumPy's 256-box ziggurat, tables from the Marsaglia–Tsang recursion;
- *                            normal(μ, σ) = μ + σ·z; permutation(n): Fisher–Yates from the top, j = interval(i)
+ *                            normal(loc, scale) = loc + scale·z; permutation(n): Fisher–Yates from the top, j = interval(i)
  *                            (masked rejection, 32-bit draws below 2^32); integers63() = integers(2**63).
  *   Data (Chapter 1, nnlib.data): makeMoons, makeCircles, makeSpirals (then the same permutation as _shuffled,
  *     and float32 coordinates), trainValSplit (train_val_split: the last n_val of a seeded permutation).
@@ -26,17 +26,21 @@
  *     the training set per epoch from the model's generator (minibatches), the last batch may be smaller.
  *   Initialisation (Chapter 7, nnlib.init): uniform U(±0.05), Xavier N(0, 2/(n_in + n_out)), He N(0, 2/n_in);
  *     biases 0. Drawn from the model's generator in layer order, as Model(seed).dense(...) does.
- *   Optimisers (Chapter 8, nnlib.optimizers): SGD θ ← θ − ηg; momentum v ← μv + g, θ ← θ − ηv; Nesterov (nnlib's
- *     form) θ ← θ − η(g + μv); RMSProp s ← ρs + (1 − ρ)g², θ ← θ − ηg/(√s + ε); Adam m ← β1 m + (1 − β1)g,
- *     v ← β2 v + (1 − β2)g², θ ← θ − η m̂/(√v̂ + ε) with m̂ = m/(1 − β1ᵗ), v̂ = v/(1 − β2ᵗ).
+ *   Optimisers (Chapter 8, nnlib.optimizers; the book's notation, g = g_t the gradient, ⊙ elementwise):
+ *     SGD θ ← θ − ηg; momentum u ← μu + g, θ ← θ − ηu; Nesterov (nnlib's form) u ← μu + g, θ ← θ − η(g + μu);
+ *     RMSProp r ← ρr + (1 − ρ)g⊙g, θ ← θ − ηg/(√r + ε); Adam m ← β1 m + (1 − β1)g, v ← β2 v + (1 − β2)g⊙g,
+ *     θ ← θ − η m̂/(√v̂ + ε) with m̂ = m/(1 − β1ᵗ), v̂ = v/(1 − β2ᵗ). ε (eps) defaults to 1e-8, as in nnlib.
  *   Regularisation (Chapter 9): L2 adds (λ/2)Σ‖W‖² to the loss and λW to each weight gradient (not the biases);
- *     inverted dropout A = X ⊙ M/(1 − p), M_ij = [u_ij ≥ p], u from the layer's own generator, seeded like nnlib's
- *     (Model.add draws integers(2**63) from the model's generator); identity in evaluation.
- *   Schedules (Chapter 10): per epoch e (1-based), step η0·γ^⌊(e − 1)/k⌋, cosine ½η0(1 + cos(π·min(e − 1, E)/E)).
- *   Clipping (Chapter 10): by global norm, ‖g‖ = √(Σ all entries²); if ‖g‖ > c every gradient is multiplied by c/‖g‖.
- *     Order of the callbacks: L2 first, then clipping (as callbacks=[L2(λ), ClipByGlobalNorm(c)]).
+ *     inverted dropout A = X ⊙ M/(1 − p), M_ij = [ξ_ij ≥ p], ξ_ij uniform on [0, 1) from the layer's own generator,
+ *     seeded like nnlib's (Model.add draws integers(2**63) from the model's generator); identity in evaluation.
+ *   Schedules (Chapter 10): per epoch e (1-based), step decay η0·γ^⌊(e − 1)/k⌋ (every k epochs),
+ *     cosine ½η0(1 + cos(π·min(e − 1, E)/E)).
+ *   Clipping (Chapter 10): by global norm, ‖g_t‖ = √(Σ all entries²); if ‖g_t‖ > τ every gradient is multiplied by
+ *     τ/‖g_t‖ (a non-finite norm leaves them as they are). Order of the callbacks: L2 first, then clipping (as
+ *     callbacks=[L2(λ), ClipByGlobalNorm(τ)]). The trainer counts the steps it clipped (clipStats).
  *   Surfaces for the optimiser explorer (Chapter 8): valley ½(x²/κ + y²), Rosenbrock (1 − x)² + 100(y − x²)²,
- *     saddle ½x² − ½y² + ¼y⁴; each with its gradient; a path adds N(0, σ²) noise to each gradient component.
+ *     saddle ½x² − ½y² + ¼y⁴; each with its gradient; a path adds N(0, s²) noise to each gradient component
+ *     (s = the noise level; σ is the sigmoid).
  */
 (function (root) {
   "use strict";
@@ -448,8 +452,8 @@
   // --- initialisation (Chapter 7) and the model (Chapter 6) ---------------------------------------------------------
   const INITS = {
     uniform: (nIn, nOut, rng) => Float64Array.from({ length: nIn * nOut }, () => rng.uniform(-0.05, 0.05)),
-    xavier: (nIn, nOut, rng) => { const s = Math.sqrt(2.0 / (nIn + nOut)); return Float64Array.from({ length: nIn * nOut }, () => rng.normal(0, s)); },
-    he: (nIn, nOut, rng) => { const s = Math.sqrt(2.0 / nIn); return Float64Array.from({ length: nIn * nOut }, () => rng.normal(0, s)); },
+    xavier: (nIn, nOut, rng) => { const sd = Math.sqrt(2.0 / (nIn + nOut)); return Float64Array.from({ length: nIn * nOut }, () => rng.normal(0, sd)); },
+    he: (nIn, nOut, rng) => { const sd = Math.sqrt(2.0 / nIn); return Float64Array.from({ length: nIn * nOut }, () => rng.normal(0, sd)); },
   };
   const ACTIVATIONS = { relu: "ReLU", tanh: "Tanh", sigmoid: "Sigmoid" };
 
@@ -489,22 +493,22 @@
     const opt = { name, lr: h.lr, t: 0, hyper: h, state };
     const update = {
       sgd(i, p, g) { for (let k = 0; k < p.length; k++) p[k] -= opt.lr * g[k]; },
-      momentum(i, p, g) {
-        const v = state[i] || (state[i] = new Float64Array(p.length)), mu = h.momentum;
-        for (let k = 0; k < p.length; k++) { v[k] *= mu; v[k] += g[k]; p[k] -= opt.lr * v[k]; }
+      momentum(i, p, g) {  // u ← μu + g, θ ← θ − ηu
+        const u = state[i] || (state[i] = new Float64Array(p.length)), mu = h.momentum;
+        for (let k = 0; k < p.length; k++) { u[k] *= mu; u[k] += g[k]; p[k] -= opt.lr * u[k]; }
       },
-      nesterov(i, p, g) {
-        const v = state[i] || (state[i] = new Float64Array(p.length)), mu = h.momentum;
-        for (let k = 0; k < p.length; k++) { v[k] *= mu; v[k] += g[k]; p[k] -= opt.lr * (g[k] + mu * v[k]); }
+      nesterov(i, p, g) {  // u ← μu + g, θ ← θ − η(g + μu)
+        const u = state[i] || (state[i] = new Float64Array(p.length)), mu = h.momentum;
+        for (let k = 0; k < p.length; k++) { u[k] *= mu; u[k] += g[k]; p[k] -= opt.lr * (g[k] + mu * u[k]); }
       },
-      rmsprop(i, p, g) {
-        const s = state[i] || (state[i] = new Float64Array(p.length)), rho = h.rho;
+      rmsprop(i, p, g) {  // r ← ρr + (1 − ρ)g⊙g, θ ← θ − ηg/(√r + ε)
+        const r = state[i] || (state[i] = new Float64Array(p.length)), rho = h.rho;
         for (let k = 0; k < p.length; k++) {
-          s[k] *= rho; s[k] += (1 - rho) * g[k] * g[k];
-          p[k] -= opt.lr * g[k] / (Math.sqrt(s[k]) + h.eps);
+          r[k] *= rho; r[k] += (1 - rho) * g[k] * g[k];
+          p[k] -= opt.lr * g[k] / (Math.sqrt(r[k]) + h.eps);
         }
       },
-      adam(i, p, g) {
+      adam(i, p, g) {  // m ← β1 m + (1 − β1)g, v ← β2 v + (1 − β2)g⊙g, θ ← θ − η m̂/(√v̂ + ε)
         const st = state[i] || (state[i] = { m: new Float64Array(p.length), v: new Float64Array(p.length) });
         const { m, v } = st, b1 = h.beta1, b2 = h.beta2, c1 = 1 - b1 ** opt.t, c2 = 1 - b2 ** opt.t;
         for (let k = 0; k < p.length; k++) {
@@ -537,9 +541,10 @@
   // --- the trainer: Model.fit, one step at a time ---------------------------------------------------------------------
   /**
    * new Trainer({sizes, activation, init, dropout, seed, optimizer: {name, ...hyper}, batchSize, l2, clip, schedule},
-   *             train, val): train/val are {X, y, n}. step() takes one mini-batch step (and starts a new epoch, with
-   * the schedule's lr and a new permutation, when needed); an epoch's end records history
-   * {epoch, loss, accuracy, lr, val_loss, val_accuracy} like fit's DataFrame.
+   *             train, val): train/val are {X, y, n}; l2 is λ, clip is τ (0 = off). step() takes one mini-batch step
+   * (and starts a new epoch, with the schedule's lr and a new permutation, when needed); an epoch's end records
+   * history {epoch, loss, accuracy, lr, val_loss, val_accuracy} like fit's DataFrame. With clipping on, clipStats
+   * counts the steps {steps, clipped (‖g_t‖ > τ), largest ‖g_t‖} and lastNorm is the last ‖g_t‖ before clipping.
    */
   class Trainer {
     constructor(config, train, val = null) {
@@ -554,7 +559,7 @@
       this.lr0 = this.optimizer.lr;
       this.epoch = 0; this.steps = 0; this.history = []; this.losses = []; this.batchOrders = [];
       this.order = null; this.cursor = 0; this.epochLoss = 0; this.epochCorrect = 0; this.failed = null;
-      this.lastNorm = null;
+      this.lastNorm = null; this.clipStats = { steps: 0, clipped: 0, largest: 0 };
     }
 
     startEpoch() {
@@ -599,7 +604,10 @@
         const g = backward(this.layers, cache, sce.delta, n).filter(Boolean);
         const grads = g.flatMap((x) => [x.W, x.b]);
         if (lam > 0) dense.forEach((l, i) => { const gW = g[i].W; for (let k = 0; k < gW.length; k++) gW[k] += lam * l.W[k]; });
-        if (this.config.clip > 0) this.lastNorm = clipByGlobalNorm(grads, this.config.clip);
+        if (this.config.clip > 0) {
+          const norm = this.lastNorm = clipByGlobalNorm(grads, this.config.clip), st = this.clipStats;
+          st.steps += 1; if (norm > this.config.clip) st.clipped += 1; st.largest = Math.max(st.largest, norm);
+        }
         this.optimizer.step(this.params, grads);
       }
       return { loss, correct: sce.correct };
@@ -622,12 +630,15 @@
     weights() { return this.params.map((p) => Array.from(p)); }
   }
 
-  /** ClipByGlobalNorm: returns the norm before clipping; rescales the gradients in place if it exceeds maxNorm. */
+  /**
+   * ClipByGlobalNorm(τ = maxNorm): returns ‖g_t‖ before clipping; if ‖g_t‖ > τ rescales every gradient in place by
+   * τ/‖g_t‖. A non-finite norm leaves the gradients as they are (as nnlib: scaling cannot repair them).
+   */
   function clipByGlobalNorm(grads, maxNorm) {
     let total = 0;
-    for (const g of grads) { let s = 0; for (const v of g) s += v * v; total += s; }
+    for (const g of grads) { let s = 0; for (const x of g) s += x * x; total += s; }
     const norm = Math.sqrt(total);
-    if (norm > maxNorm) for (const g of grads) for (let k = 0; k < g.length; k++) g[k] *= maxNorm / norm;
+    if (Number.isFinite(norm) && norm > maxNorm) for (const g of grads) for (let k = 0; k < g.length; k++) g[k] *= maxNorm / norm;
     return norm;
   }
 
@@ -658,7 +669,7 @@
 
   /**
    * The path of one optimiser on a surface: [[x0, y0], [x1, y1], …] (steps + 1 points). The gradient at each step
-   * gets N(0, noise²) added to each component, drawn from default_rng(seed) (the same noise for every optimiser).
+   * gets N(0, s²), s = noise, added to each component, drawn from default_rng(seed) (the same noise for every optimiser).
    */
   function optimizerPath(surfaceName, { name, ...hyper }, { start, steps = 100, noise = 0, seed = 0, kappa = 10 } = {}) {
     const surface = SURFACES[surfaceName], s = { kappa };

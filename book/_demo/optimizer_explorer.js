@@ -4,9 +4,11 @@
  * code that trains the playground's networks, so a path here is what nnlib.optimizers does on that surface
  * (tests/test_explorables.py checks it). Plain canvas, equal aspect ratio (the view is square in x and y).
  *
- * The state lives in the URL: surface, split (1 = one panel per optimiser, side by side), kappa, steps, noise, seed, sx/sy (start), and per optimiser NAME=0 to
- * switch it off, NAME_lr, momentum_mu, nesterov_mu, rmsprop_rho, adam_b1, adam_b2; hide=key,… hides controls.
- * Test hook window.nnlibExplorer: ready, state(), setState(partial), paths() ({name: [[x, y], …]}), url().
+ * The state lives in the URL: surface, split (1 = one panel per optimiser, side by side, two panels a row), kappa,
+ * steps, noise (s), seed, sx/sy (start), and per optimiser NAME=0 to switch it off, NAME_lr (η), momentum_mu,
+ * nesterov_mu (μ), rmsprop_rho (ρ), adam_b1, adam_b2 (β1, β2), rmsprop_eps, adam_eps (ε); hide=key,… hides controls.
+ * Test hook window.nnlibExplorer: ready, state(), setState(partial), paths() ({name: [[x, y], …]}), url(),
+ * layout() (the panels of the last drawing, in canvas pixels).
  */
 (function () {
   "use strict";
@@ -16,8 +18,8 @@
     { name: "sgd", label: "SGD", colour: "#d2354a", hyper: [] },
     { name: "momentum", label: "Momentum", colour: "#2f6db5", hyper: [["mu", "momentum", "μ", 0, 0.99, 0.01]] },
     { name: "nesterov", label: "Nesterov", colour: "#3a9a45", hyper: [["mu", "momentum", "μ", 0, 0.99, 0.01]] },
-    { name: "rmsprop", label: "RMSProp", colour: "#8c5bb0", hyper: [["rho", "rho", "ρ", 0, 0.999, 0.001]] },
-    { name: "adam", label: "Adam", colour: "#e8731c", hyper: [["b1", "beta1", "β1", 0, 0.99, 0.01], ["b2", "beta2", "β2", 0.9, 0.9999, 0.0001]] },
+    { name: "rmsprop", label: "RMSProp", colour: "#8c5bb0", hyper: [["rho", "rho", "ρ", 0, 0.999, 0.001], ["eps", "eps", "ε", 0, 1, "any"]] },
+    { name: "adam", label: "Adam", colour: "#e8731c", hyper: [["b1", "beta1", "β1", 0, 0.99, 0.01], ["b2", "beta2", "β2", 0.9, 0.9999, 0.0001], ["eps", "eps", "ε", 0, 1, "any"]] },
   ];
   const LR = {
     valley: { sgd: 0.8, momentum: 0.2, nesterov: 0.2, rmsprop: 0.05, adam: 0.1 },
@@ -25,7 +27,9 @@
     saddle: { sgd: 0.1, momentum: 0.05, nesterov: 0.05, rmsprop: 0.01, adam: 0.05 },
   };
   const STEPS = { valley: 150, rosenbrock: 600, saddle: 150 };
-  const HYPER_DEF = { momentum_mu: 0.9, nesterov_mu: 0.9, rmsprop_rho: 0.9, adam_b1: 0.9, adam_b2: 0.999 };
+  const D = M.OPTIMIZER_DEFAULTS;  // nnlib's defaults (ε = 1e-8)
+  const HYPER_DEF = { momentum_mu: D.momentum.momentum, nesterov_mu: D.nesterov.momentum, rmsprop_rho: D.rmsprop.rho,
+    rmsprop_eps: D.rmsprop.eps, adam_b1: D.adam.beta1, adam_b2: D.adam.beta2, adam_eps: D.adam.eps };
 
   function defaults(surface = "valley") {
     const s = { surface, split: false, kappa: 10, steps: STEPS[surface], noise: 0, seed: 0, sx: M.SURFACES[surface].start[0], sy: M.SURFACES[surface].start[1] };
@@ -48,6 +52,7 @@
     }
     s.steps = Math.max(1, Math.min(2000, Math.round(s.steps)));
     s.kappa = Math.max(1, Math.min(1000, s.kappa));
+    for (const k of ["rmsprop_eps", "adam_eps"]) if (!(s[k] >= 0 && s[k] <= 1)) s[k] = HYPER_DEF[k];
     return { state: s, hide: (p.get("hide") || "").split(",").filter(Boolean) };
   }
 
@@ -107,7 +112,10 @@
     if (canvas.width !== cols * size || canvas.height !== rows * size) { canvas.width = cols * size; canvas.height = rows * size; }
     const ctx = canvas.getContext("2d"), background = shading(v, surf, prm);
     ctx.clearRect(0, 0, canvas.width, canvas.height);
-    const panels = split ? shown.map((o, i) => ({ ox: (i % 2) * size, oy: Math.floor(i / 2) * size, list: [o] })) : [{ ox: 0, oy: 0, list: shown }];
+    const panels = split ? shown.map((o, i) => ({ ox: (i % cols) * size, oy: Math.floor(i / cols) * size, list: [o] })) : [{ ox: 0, oy: 0, list: shown }];
+    // what a click needs: where each panel is, in canvas pixels (the canvas may be drawn smaller on the page)
+    ui.layout = { size, cols, rows, width: canvas.width, height: canvas.height, view: v,
+      panels: panels.map(({ ox, oy, list }) => ({ ox, oy, names: list.map((o) => o.name) })) };
     for (const { ox, oy, list } of panels) {
       ctx.save();
       ctx.beginPath(); ctx.rect(ox, oy, size, size); ctx.clip();
@@ -159,6 +167,20 @@
     return row;
   }
 
+  function numberBox(key, label, min, max, step) {  // a typed value (ε spans decades: a slider would not do)
+    const id = `nnx-ex-${key}-${++uid}`;
+    const input = el("input", { id, type: "number", min, max, step, name: key, class: "nnx-number" });
+    const row = el("div", { class: "nnx-row", "data-key": key }, el("label", { for: id }, label), input);
+    input.addEventListener("change", () => {
+      const v = Number(input.value);
+      S[key] = input.value !== "" && v >= min && v <= max ? v : HYPER_DEF[key];
+      changed();
+    });
+    ui.sync.push(() => { input.value = fmt(S[key]); });
+    ui.rows[key] = row;
+    return row;
+  }
+
   function splitBox() {
     const id = `nnx-ex-split-${++uid}`, box = el("input", { id, type: "checkbox", name: "split" });
     box.addEventListener("change", () => { S.split = box.checked; changed(); });
@@ -173,7 +195,7 @@
     const surface = el("select", { id: sid, name: "surface" }, ...Object.entries(M.SURFACES).map(([k, s]) => el("option", { value: k }, s.label)));
     surface.addEventListener("change", () => { const keep = { noise: S.noise, seed: S.seed }; S = Object.assign(defaults(surface.value), keep); syncAll(); changed(); });
     ui.sync.push(() => { surface.value = S.surface; });
-    ui.rows.surface = el("div", { class: "nnx-row", "data-key": "surface" }, el("label", { for: sid }, "Surface"), surface);
+    ui.rows.surface = el("div", { class: "nnx-row nnx-row-wide", "data-key": "surface" }, el("label", { for: sid }, "Surface"), surface);
     const general = el("fieldset", { class: "nnx-group" }, el("legend", {}, "Surface and run"), ui.rows.surface,
       slider("kappa", "Condition number κ", 1, 100, 1), slider("steps", "Steps", 10, 1000, 10),
       slider("noise", "Gradient noise s", 0, 2, 0.01), slider("seed", "Noise seed", 0, 99, 1),
@@ -186,16 +208,19 @@
       const head = el("legend", { class: "nnx-opt-head" }, box, el("label", { for: cid }, el("span", { class: "nnx-swatch", style: `background:${o.colour}` }), ` ${o.label}`));
       const fs = el("fieldset", { class: "nnx-group", "data-key": o.name }, head,
         slider(`${o.name}_lr`, `${o.label} learning rate η`, -5, 0.5, 0.05, { log: true }),
-        ...o.hyper.map(([short, , sym, min, max, step]) => slider(`${o.name}_${short}`, `${o.label} ${sym}`, min, max, step)));
+        ...o.hyper.map(([short, , sym, min, max, step]) => (short === "eps" ? numberBox : slider)(`${o.name}_${short}`, `${o.label} ${sym}`, min, max, step)));
       ui.rows[o.name] = fs;
       return fs;
     });
     ui.canvas = el("canvas", { width: 480, height: 480, class: "nnx-surface", role: "img", tabindex: "0" });
     ui.canvas.addEventListener("click", (event) => {
-      const rect = ui.canvas.getBoundingClientRect(), v = view();
-      const cols = ui.canvas.width / Math.min(ui.canvas.width, ui.canvas.height) >= 2 ? 2 : 1;
-      const size = rect.width / cols;
-      const fx = (((event.clientX - rect.left) % size) / size), fy = (((event.clientY - rect.top) % size) / size);
+      // page pixels → canvas pixels → the panel under the pointer (the layout draw() used) → surface coordinates
+      const rect = ui.canvas.getBoundingClientRect(), L = ui.layout;
+      if (!L || !(rect.width > 0 && rect.height > 0)) return;
+      const cx = ((event.clientX - rect.left) / rect.width) * L.width, cy = ((event.clientY - rect.top) / rect.height) * L.height;
+      const panel = L.panels.find((q) => cx >= q.ox && cx < q.ox + L.size && cy >= q.oy && cy < q.oy + L.size);
+      if (!panel) return;  // the empty cell of an odd number of panels
+      const v = L.view, fx = (cx - panel.ox) / L.size, fy = (cy - panel.oy) / L.size;
       S.sx = +(v.x0 + fx * (v.x1 - v.x0)).toFixed(3);
       S.sy = +(v.y1 - fy * (v.y1 - v.y0)).toFixed(3);
       syncAll(); changed();
@@ -227,6 +252,7 @@
       }
       Object.assign(S, partial); syncAll(); history.replaceState(null, "", url()); draw(); return { ...S }; },
     paths,
+    layout: () => JSON.parse(JSON.stringify(ui.layout)),
     url: () => location.href,
   };
   window.nnlibExplorer = hook;

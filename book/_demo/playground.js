@@ -8,19 +8,25 @@
  *
  * The whole state is in the URL's query string (keys = the controls' names below; only values that differ from the
  * defaults are written). `preset=NAME` starts from a preset (PRESETS), `hide=key1,key2` hides controls (their values
- * still apply), `pts=x_y_class~…` holds points you drew.
+ * still apply; `presets` hides the list of presets), `pts=x_y_class~…` holds points you drew. On a page with hidden
+ * controls the preset links keep them hidden and at this page's values (a teacher's fixed settings stay fixed).
+ *
+ * Drawing: the heat map (GRID² network evaluations) and the activation maps are recomputed only when the weights
+ * have changed, and while training at most as often as keeps them to about a quarter of the time (HEAT_SHARE), so
+ * that big networks still train fast; the points, the cursor and the curves are drawn over the stored image.
  *
  * Test hook, window.nnlibPlayground: ready (Promise), state() (the current settings), setState(partial) (apply and
  * reset), url() (the shareable URL), trainer() (the NNMath.Trainer in use), data() ({train, val} as plain arrays),
- * step(n) (n training steps now, synchronously), play(), pause(), measure(ms) (steps/s and frames/s while playing),
- * addPoint(x, y, cls).
+ * step(n) (n training steps now, synchronously), play(), pause(), measure(ms) (steps/s, frames/s and heat maps/s
+ * while playing), counters() (frames and heat maps drawn so far), addPoint(x, y, cls).
  */
 (function () {
   "use strict";
 
   const M = window.NNMath;
   const SLICE_MS = 8;   // training time per animation frame (the rest of the frame draws)
-  const GRID = 50;      // heat-map resolution (GRID × GRID network evaluations per frame)
+  const GRID = 50;      // heat-map resolution (GRID × GRID network evaluations per heat map)
+  const HEAT_SHARE = 0.25;  // while playing, recompute the heat map when that keeps it to ≤ this share of the time
   const COLOURS = ["#e8731c", "#2f6db5", "#3a9a45", "#d2354a", "#8c5bb0"];
 
   const OPTIMIZERS = [["sgd", "SGD"], ["momentum", "Momentum"], ["nesterov", "Nesterov momentum"], ["rmsprop", "RMSProp"], ["adam", "Adam"]];
@@ -47,13 +53,14 @@
     { key: "rho", label: "RMSProp ρ", kind: "range", def: 0.9, min: 0, max: 0.999, step: 0.001, live: true, when: (s) => s.optimizer === "rmsprop" },
     { key: "beta1", label: "Adam β1", kind: "range", def: 0.9, min: 0, max: 0.99, step: 0.01, live: true, when: (s) => s.optimizer === "adam" },
     { key: "beta2", label: "Adam β2", kind: "range", def: 0.999, min: 0.9, max: 0.9999, step: 0.0001, live: true, when: (s) => s.optimizer === "adam" },
+    { key: "eps", label: "ε in the denominator", kind: "number", def: M.OPTIMIZER_DEFAULTS.adam.eps, min: 0, max: 1, step: "any", live: true, when: (s) => s.optimizer === "rmsprop" || s.optimizer === "adam" },
     { key: "batch", label: "Batch size", kind: "number", def: 32, min: 1, max: 1000, step: 1 },
     { key: "l2", label: "L2 λ", kind: "number", def: 0, min: 0, max: 1, step: "any", live: true },
     { key: "schedule", label: "Schedule", kind: "select", def: "none", options: [["none", "constant"], ["step", "step decay"], ["cosine", "cosine decay"]] },
     { key: "every", label: "Step decay: every (epochs)", kind: "number", def: 20, min: 1, max: 1000, step: 1, when: (s) => s.schedule === "step" },
     { key: "factor", label: "Step decay: factor γ", kind: "range", def: 0.5, min: 0.05, max: 1, step: 0.05, when: (s) => s.schedule === "step" },
     { key: "epochs", label: "Cosine: epochs E", kind: "number", def: 100, min: 1, max: 10000, step: 1, when: (s) => s.schedule === "cosine" },
-    { key: "clip", label: "Clip global norm (0 = off)", kind: "number", def: 0, min: 0, max: 1000, step: "any", live: true },
+    { key: "clip", label: "Clip global norm at τ (0 = off)", kind: "number", def: 0, min: 0, max: 1000, step: "any", live: true },
     { key: "seed", label: "Seed (weights, batches, dropout)", kind: "number", def: 0, min: 0, max: 999999, step: 1 },
     { group: "Show" },
     { key: "units", label: "Each unit's activation map (small networks)", kind: "checkbox", def: false, noReset: true },
@@ -140,7 +147,8 @@
   function classesOf() { return S.data === "moons" || S.data === "circles" ? 2 : S.classes; }
 
   function trainerConfig() {
-    const hyper = { sgd: {}, momentum: { momentum: S.momentum }, nesterov: { momentum: S.momentum }, rmsprop: { rho: S.rho }, adam: { beta1: S.beta1, beta2: S.beta2 } }[S.optimizer];
+    const hyper = { sgd: {}, momentum: { momentum: S.momentum }, nesterov: { momentum: S.momentum }, rmsprop: { rho: S.rho, eps: S.eps },
+      adam: { beta1: S.beta1, beta2: S.beta2, eps: S.eps } }[S.optimizer];
     return {
       sizes: [2, ...S.layers.split(",").map(Number), classesOf()],
       activation: S.act, init: S.init, dropout: S.dropout, seed: S.seed,
@@ -235,7 +243,7 @@
         }
         const output = c.kind === "range" ? el("output", { for: id, class: "nnx-value" }) : null;
         input.addEventListener(c.kind === "number" ? "change" : "input", () => {
-          let v = c.kind === "checkbox" ? input.checked : coerce(c.key, input.value);
+          let v = c.kind === "checkbox" ? input.checked : input.value.trim() === "" ? c.def : coerce(c.key, input.value);
           if ((c.kind === "number") && c.min !== undefined) v = Math.min(c.max, Math.max(c.min, v));
           if (c.key === "lr" && !(v > 0)) v = c.def;
           S[c.key] = v;
@@ -286,13 +294,25 @@
         (c.key === "n" && S.data === "custom");
       row.hidden = !!hidden;
     }
+    renderPresets();
     const pen = ui.input_pen;
     [...pen.options].forEach((o, i) => { o.hidden = o.disabled = i >= classesOf(); });
     if (S.pen >= classesOf()) { S.pen = 0; pen.value = "0"; }
   }
 
+  function renderPresets() {  // links that keep this page's hide= and the values of the hidden controls
+    const keep = new URLSearchParams();
+    for (const key of hide) if (key in S) keep.set(key, typeof S[key] === "boolean" ? (S[key] ? "1" : "0") : fmt(S[key]));
+    if (hide.length) keep.set("hide", hide.join(","));
+    const tail = keep.toString() ? `&${keep}` : "";
+    ui.presets.hidden = hide.includes("presets");
+    ui.presets.replaceChildren("Presets: ", ...Object.entries(PRESETS).flatMap(([name, p], i) => [
+      i ? " · " : "", el("a", { href: `?preset=${name}${tail}` }, p.title)]));
+  }
+
   function changed(key) {
     const c = BY_KEY[key];
+    if (key === "units") heat.trainer = null;  // draw (or hide) the activation maps now
     if (c && c.live) applyLive(key);
     else if (!(c && c.noReset)) reset();
     syncControls();
@@ -315,19 +335,27 @@
     return X;
   }
 
-  function drawHeatmap() {
+  // What the stored heat map shows: the trainer, its step count and the view it was computed for.
+  const heat = { trainer: null, steps: -1, view: null, at: -Infinity, cost: 0 };
+  const heatStale = () => heat.trainer !== trainer || (trainer && heat.steps !== trainer.steps) || heat.view !== view;
+
+  function computeHeatmap() {  // the network on GRID × GRID points → the small canvas (then scaled up by drawMap)
+    if (!trainer) return;
+    const k = classesOf(), P = M.predictProba(trainer.layers, gridInputs(), GRID * GRID, 2);
+    const image = ui.smallCtx.createImageData(GRID, GRID);
+    for (let i = 0; i < GRID * GRID; i++) {
+      let r = 0, g = 0, b = 0;
+      for (let j = 0; j < k; j++) { const p = P[i * k + j]; r += p * PALE[j][0]; g += p * PALE[j][1]; b += p * PALE[j][2]; }
+      if (!Number.isFinite(r)) r = g = b = 200;
+      image.data[4 * i] = r; image.data[4 * i + 1] = g; image.data[4 * i + 2] = b; image.data[4 * i + 3] = 255;
+    }
+    ui.smallCtx.putImageData(image, 0, 0);
+  }
+
+  function drawMap() {  // the stored heat map, the points and the cursor
     const ctx = ui.mapCtx, W = ui.map.width, H = ui.map.height;
     ctx.clearRect(0, 0, W, H);
     if (trainer) {
-      const k = classesOf(), P = M.predictProba(trainer.layers, gridInputs(), GRID * GRID, 2);
-      const image = ui.smallCtx.createImageData(GRID, GRID);
-      for (let i = 0; i < GRID * GRID; i++) {
-        let r = 0, g = 0, b = 0;
-        for (let j = 0; j < k; j++) { const p = P[i * k + j]; r += p * PALE[j][0]; g += p * PALE[j][1]; b += p * PALE[j][2]; }
-        if (!Number.isFinite(r)) r = g = b = 200;
-        image.data[4 * i] = r; image.data[4 * i + 1] = g; image.data[4 * i + 2] = b; image.data[4 * i + 3] = 255;
-      }
-      ui.smallCtx.putImageData(image, 0, 0);
       ctx.imageSmoothingEnabled = true;
       ctx.drawImage(ui.small, 0, 0, W, H);
     }
@@ -365,7 +393,7 @@
     const widths = S.layers.split(",").map(Number), total = widths.reduce((a, b) => a + b, 0);
     if (!S.units || !trainer || total > 48) {
       box.hidden = !S.units;
-      if (S.units && total > 48) box.replaceChildren(el("p", {}, "Activation maps are shown for networks with at most 48 hidden units."));
+      if (S.units && total > 48) { box.replaceChildren(el("p", {}, "Activation maps are shown for networks with at most 48 hidden units.")); ui.unitCanvases = null; }
       return;
     }
     box.hidden = false;
@@ -383,12 +411,14 @@
     }
     if (!ui.unitCanvases || ui.unitCanvases.key !== S.layers) {
       ui.unitCanvases = { key: S.layers, list: [] };
-      box.replaceChildren(...maps.map(({ w: width }, l) => el("div", { class: "nnx-unit-layer" }, el("span", {}, `Layer ${l + 1}`),
-        ...Array.from({ length: width }, (_, j) => {
-          const c = el("canvas", { width: N, height: N, class: "nnx-unit", role: "img", "aria-label": `Activation of unit ${j + 1} of hidden layer ${l + 1} over the plane` });
-          ui.unitCanvases.list.push(c);
-          return c;
-        }))));
+      box.replaceChildren(el("p", { class: "nnx-units-title" }, "Each hidden unit's activation over the plane (light: low, dark: high)"),
+        ...maps.map(({ w: width }, l) => el("div", { class: "nnx-unit-layer" },
+          el("span", { class: "nnx-unit-name" }, `Layer ${l + 1} (${width} unit${width === 1 ? "" : "s"})`),
+          el("div", { class: "nnx-unit-grid" }, ...Array.from({ length: width }, (_, j) => {
+            const c = el("canvas", { width: N, height: N, class: "nnx-unit", role: "img", "aria-label": `Activation of unit ${j + 1} of hidden layer ${l + 1} over the plane` });
+            ui.unitCanvases.list.push(c);
+            return c;
+          })))));
     }
     let idx = 0;
     for (const { A: act, w: width } of maps) {
@@ -406,36 +436,53 @@
     }
   }
 
-  function drawCurves() {
+  function drawCurves() {  // loss and accuracy per epoch: axis labels, legend above the plot area
     const h = trainer ? trainer.history : [];
     const plots = [
-      { canvas: ui.loss, series: [["loss", "training loss", "#2f6db5"], ["val_loss", "validation loss", "#e8731c"]], title: "loss" },
-      { canvas: ui.acc, series: [["accuracy", "training accuracy", "#2f6db5"], ["val_accuracy", "validation accuracy", "#e8731c"]], title: "accuracy", range: [0, 1] },
+      { canvas: ui.loss, series: [["loss", "training", "#2f6db5"], ["val_loss", "validation", "#e8731c"]], axis: "cross-entropy loss" },
+      { canvas: ui.acc, series: [["accuracy", "training", "#2f6db5"], ["val_accuracy", "validation", "#e8731c"]], axis: "accuracy", range: [0, 1] },
     ];
-    for (const { canvas, series, range, title } of plots) {
-      const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height, pad = 30;
+    for (const { canvas, series, range, axis } of plots) {
+      const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height;
+      const left = 48, right = 8, top = 22, bottom = 28, pw = W - left - right, ph = H - top - bottom;
       ctx.clearRect(0, 0, W, H);
-      ctx.font = "11px sans-serif"; ctx.fillStyle = "#555"; ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1;
-      ctx.strokeRect(pad, 6, W - pad - 6, H - pad);
+      ctx.font = "11px sans-serif"; ctx.lineWidth = 1; ctx.strokeStyle = "#bbb";
+      ctx.strokeRect(left, top, pw, ph);
       let lo = range ? range[0] : Infinity, hi = range ? range[1] : -Infinity;
       if (!range) for (const row of h) for (const [k] of series) if (Number.isFinite(row[k])) { lo = Math.min(lo, row[k]); hi = Math.max(hi, row[k]); }
       if (!(hi > lo)) { lo = 0; hi = 1; }
       if (!range) lo = 0;
-      ctx.fillText(fmt(+hi.toPrecision(2)), 2, 14); ctx.fillText(fmt(lo), 2, H - pad);
-      ctx.fillText(`epoch ${h.length}`, W - 70, H - 8);
-      ctx.fillText(title, pad + 4, H - 8);
+      // y axis: ticks at lo, the middle and hi, and the quantity (rotated)
+      ctx.fillStyle = "#555"; ctx.textAlign = "right"; ctx.textBaseline = "middle";
+      for (const f of [0, 0.5, 1]) {
+        const v = lo + f * (hi - lo), y = top + (1 - f) * ph;
+        ctx.fillText(fmt(+v.toPrecision(2)), left - 4, y);
+        if (f === 0.5) { ctx.strokeStyle = "#eee"; ctx.beginPath(); ctx.moveTo(left + 1, y); ctx.lineTo(left + pw - 1, y); ctx.stroke(); }
+      }
+      ctx.save(); ctx.translate(11, top + ph / 2); ctx.rotate(-Math.PI / 2); ctx.textAlign = "center"; ctx.fillText(axis, 0, 0); ctx.restore();
+      // x axis: epochs 1 … E
       const n = Math.max(2, h.length);
-      series.forEach(([k, label, colour], s) => {
+      ctx.textBaseline = "top"; ctx.textAlign = "left"; ctx.fillText("1", left, top + ph + 3);
+      ctx.textAlign = "right"; ctx.fillText(String(Math.max(1, h.length)), left + pw, top + ph + 3);
+      ctx.textAlign = "center"; ctx.fillText("epoch", left + pw / 2, top + ph + 14);
+      // legend: above the plot area, never over the curves
+      ctx.textAlign = "left"; ctx.textBaseline = "middle";
+      let lx = left;
+      for (const [, label, colour] of series) {
+        ctx.strokeStyle = colour; ctx.lineWidth = 2.5; ctx.beginPath(); ctx.moveTo(lx, 11); ctx.lineTo(lx + 16, 11); ctx.stroke();
+        ctx.fillStyle = "#333"; ctx.fillText(label, lx + 20, 11);
+        lx += 28 + ctx.measureText(label).width;
+      }
+      for (const [k, , colour] of series) {
         ctx.strokeStyle = colour; ctx.lineWidth = 1.8; ctx.beginPath();
         h.forEach((row, i) => {
-          const x = pad + (i / (n - 1)) * (W - pad - 6), y = 6 + (1 - (row[k] - lo) / (hi - lo)) * (H - pad);
+          const x = left + (i / (n - 1)) * pw, y = top + (1 - (row[k] - lo) / (hi - lo)) * ph;
           if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
         });
         ctx.stroke();
-        ctx.fillStyle = colour; ctx.fillText(label, pad + 8 + s * 120, 18);
-      });
+      }
       const last = h[h.length - 1];
-      canvas.setAttribute("aria-label", `${title} per epoch` + (last ? `: training ${fmt(+last[series[0][0]].toPrecision(3))}` +
+      canvas.setAttribute("aria-label", `${axis} per epoch` + (last ? `: training ${fmt(+last[series[0][0]].toPrecision(3))}` +
         (last[series[1][0]] !== undefined ? `, validation ${fmt(+last[series[1][0]].toPrecision(3))}` : "") : ": no epoch yet"));
     }
   }
@@ -453,13 +500,23 @@
   }
 
   // --- the loop ----------------------------------------------------------------------------------------------------
-  let lastEpochs = -1;
+  let lastEpochs = -1, heatCount = 0;
   function render() {
-    drawHeatmap();
-    drawUnits();
+    const now = performance.now();
+    // recompute the heat map (and the unit maps) only for new weights; while playing, only as often as keeps
+    // that to about HEAT_SHARE of the time (small networks: every frame; big ones: every few frames)
+    if (heatStale() && (!playing || now - heat.at >= heat.cost / HEAT_SHARE)) {
+      computeHeatmap();
+      drawUnits();
+      const cost = performance.now() - now;
+      heat.cost = heat.trainer === trainer ? 0.7 * heat.cost + 0.3 * cost : cost;
+      Object.assign(heat, { trainer, steps: trainer ? trainer.steps : -1, view, at: now });
+      heatCount++;
+    }
+    drawMap();
     updateStats();
     if (trainer && trainer.history.length !== lastEpochs) { lastEpochs = trainer.history.length; drawCurves(); }
-    dirty = false;
+    dirty = heatStale();  // a heat map put off while playing is drawn on a later frame, also after a pause
   }
 
   function trainSlice() {
@@ -532,11 +589,10 @@
     ui.mapCtx = ui.map.getContext("2d");
     ui.small = el("canvas", { width: GRID, height: GRID });
     ui.smallCtx = ui.small.getContext("2d", { willReadFrequently: true });
-    ui.loss = el("canvas", { width: 420, height: 150, class: "nnx-curve", role: "img" });
-    ui.acc = el("canvas", { width: 420, height: 150, class: "nnx-curve", role: "img" });
+    ui.loss = el("canvas", { width: 420, height: 160, class: "nnx-curve", role: "img" });
+    ui.acc = el("canvas", { width: 420, height: 160, class: "nnx-curve", role: "img" });
     ui.units = el("div", { class: "nnx-units", hidden: "" });
-    const presets = el("p", { class: "nnx-presets" }, "Presets: ", ...Object.entries(PRESETS).flatMap(([name, p], i) => [
-      i ? " · " : "", el("a", { href: `?preset=${name}` }, p.title)]));
+    const presets = ui.presets = el("p", { class: "nnx-presets" });
     rootEl.replaceChildren(
       el("div", { class: "nnx-buttons" }, ui.play, stepButton, resetButton),
       ui.stats,
@@ -566,16 +622,17 @@
     step(n = 1) { const losses = []; for (let i = 0; i < n; i++) losses.push(trainer.step().loss); dirty = true; return losses; },
     play: () => setPlaying(true), pause: () => setPlaying(false),
     playing: () => playing,
+    counters: () => ({ frames: frameCount, heatMaps: heatCount, steps: stepCount }),
     addPoint: (x, y, c) => addPoint(x, y, c),
     points: () => points.map((p) => [...p]),
     async measure(ms = 2000) {
-      const s0 = stepCount, f0 = frameCount, t0 = performance.now(), r0 = renderMs, m0 = trainMs;
+      const s0 = stepCount, f0 = frameCount, h0 = heatCount, t0 = performance.now(), r0 = renderMs, m0 = trainMs;
       setPlaying(true);
       await new Promise((r) => setTimeout(r, ms));
       setPlaying(false);
       const seconds = (performance.now() - t0) / 1000;
       const frames = frameCount - f0;
-      return { stepsPerSecond: (stepCount - s0) / seconds, framesPerSecond: frames / seconds,
+      return { stepsPerSecond: (stepCount - s0) / seconds, framesPerSecond: frames / seconds, heatMapsPerSecond: (heatCount - h0) / seconds,
         renderMsPerFrame: (renderMs - r0) / Math.max(1, frames), trainMsPerFrame: (trainMs - m0) / Math.max(1, frames) };
     },
   };
