@@ -12,8 +12,8 @@ from .training import SGD, Optimizer  # noqa: F401  (SGD is re-exported: nnlib.o
 class Momentum(Optimizer):
     """SGD with momentum: u ← μ u + g, θ ← θ − η u. Derived in Chapter 8 (Optimisers).
 
-    With `nesterov=True`: θ ← θ − η (g + μ u), Nesterov's look-ahead gradient rewritten for the stored
-    parameters (Sutskever et al., 2013; the change of variables is derived in Chapter 8).
+    With `nesterov=True`: θ̃ ← θ̃ − η (g + μ u), Nesterov's look-ahead gradient rewritten for the stored
+    parameters θ̃ = θ − ημu (Sutskever et al., 2013; the change of variables is derived in Chapter 8).
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9, *, nesterov: bool = False):
@@ -33,17 +33,24 @@ class Momentum(Optimizer):
 
 # %% ../book/08_optimizers.ipynb #8429f62b
 class RMSProp(Optimizer):
-    """RMSProp: s ← ρ s + (1 − ρ) g², θ ← θ − η g / (√s + ε). Derived in Chapter 8 (Optimisers)."""
+    """RMSProp: r ← ρ r + (1 − ρ) g², θ ← θ − η g / (√r + ε). Derived in Chapter 8 (Optimisers).
+
+    r is the running average of the squared gradient (Goodfellow et al.'s r); there is no bias correction.
+    """
 
     def __init__(self, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-8):
         super().__init__(lr)
+        if not 0 <= rho < 1:                                   # NaN fails too
+            raise ValueError(f"RMSProp: rho must be in [0, 1), got {rho}")
+        if not eps >= 0:
+            raise ValueError(f"RMSProp: eps must be >= 0, got {eps}")
         self.rho, self.eps = rho, eps
 
     def update(self, i, param, grad):
-        s = self.state.setdefault(i, np.zeros_like(param))
-        s *= self.rho
-        s += (1 - self.rho) * grad * grad
-        param -= self.lr * grad / (np.sqrt(s) + self.eps)
+        r = self.state.setdefault(i, np.zeros_like(param))
+        r *= self.rho
+        r += (1 - self.rho) * grad * grad
+        param -= self.lr * grad / (np.sqrt(r) + self.eps)
 
     def __repr__(self):
         return f"RMSProp(lr={self.lr:g}, rho={self.rho})"
@@ -61,6 +68,8 @@ class Adam(Optimizer):
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not 0 <= beta < 1:
                 raise ValueError(f"Adam: {name} must be in [0, 1), got {beta}")
+        if not eps >= 0:                                           # NaN fails too
+            raise ValueError(f"Adam: eps must be >= 0, got {eps}")
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def update(self, i, param, grad):
