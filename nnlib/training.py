@@ -99,21 +99,22 @@ class Model:
         val_loss and val_accuracy when `validation_data=(X_val, y_val)` is given. `optimizer` defaults to
         SGD(lr=0.1). If the loss becomes NaN or infinite, or you interrupt with Ctrl-C, training stops, the model is
         restored to the best weights seen (lowest validation loss, else lowest training loss; see `_give_up`) with a
-        warning, the callbacks' `on_train_end` still runs, and `self.stop_reason` / `self.interrupted` say why.
+        warning, the callbacks' `on_train_end` still runs, and `self.stop_reason` / `self.interrupted` say why, with
+        `self.failed` True. A callback that ends training (early stopping) sets `stop_reason` too, `failed` False.
         `resume`: an object whose `restore(model, callbacks)` puts back a saved training state and returns the
         history so far (Chapter 12's `load_checkpoint`); training goes on from the epoch after its last, up to `epochs`.
         """
         X, y, validation_data = _check_fit_inputs(self, X, y, validation_data, batch_size)  # defined after the class
         self.optimizer = optimizer if optimizer is not None else (self.optimizer or SGD(0.1))
         callbacks, history, self.stop_training = list(callbacks), [], False
-        self.stop_reason, self.interrupted = None, False
+        self.stop_reason, self.interrupted, self.failed = None, False, False
         for callback in callbacks:
             callback.on_train_begin(self)
         if resume is not None:  # after on_train_begin, which resets the callbacks' state
             history = list(resume.restore(self, callbacks))
         start = history[-1]["epoch"] if history else 0
         best = {"monitor": np.inf, "epoch": start, "weights": self.get_weights()}  # what a failed run falls back to
-        bar, failed = _progress_bar(epochs, verbose, start), None
+        bar, failed, finishing = _progress_bar(epochs, verbose, start), None, None
         try:
             for epoch in bar:
                 for callback in callbacks:
@@ -133,20 +134,27 @@ class Model:
                     val = self.evaluate(*validation_data)
                     logs.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
                 history.append(logs)
+                finishing = epoch  # from here on, a Ctrl-C comes after the epoch's training, in its callbacks
                 _remember_best(self, best, logs, before)
                 bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items() if k in ("loss", "accuracy", "val_accuracy")})
                 stops = [callback.on_epoch_end(self, epoch, logs) for callback in callbacks]  # every one of them runs
+                if any(stops) and not self.stop_training:
+                    who = ", ".join(type(c).__name__ for c, stop in zip(callbacks, stops) if stop)
+                    self.stop_reason = f"{who} stopped training after epoch {epoch}"
                 self.stop_training = self.stop_training or any(stops)
                 for callback in callbacks:  # the state of the end of this epoch is now complete
                     callback.on_epoch_complete(self, epoch, history, callbacks)
+                finishing = None
                 if self.stop_training:
                     break
         except KeyboardInterrupt:
-            failed, self.interrupted = f"interrupted during epoch {len(history) + 1}", True
+            failed = (f"interrupted after epoch {finishing}, while the callbacks finished it (e.g. saving a checkpoint)"
+                      if finishing else f"interrupted during epoch {len(history) + 1}")
+            self.interrupted = True
         finally:
             bar.close()
         if failed:
-            self.stop_reason = failed
+            self.stop_reason, self.failed = failed, True
             _give_up(self, failed, best, (X, y))
         for callback in callbacks:
             callback.on_train_end(self)

@@ -58,6 +58,16 @@ def test_build_model_matches_chapter_11_construction():
         build_model([784, 10, 10], dropout=[0.1, 0.2])
 
 
+@pytest.mark.parametrize("sizes", [[784, 10], [784, 16, 10], [784, 64, 32, 16, 10]])
+def test_the_default_dropout_fits_any_number_of_hidden_layers(sizes):
+    "The default --dropout is one value, for every hidden layer: it works for one hidden layer as for three."
+    from nnlib.cli import _parser
+    from nnlib.regularization import Dropout
+    args = _parser().parse_args(["train", "--sizes", ",".join(map(str, sizes))])
+    model = build_model(args.sizes, dropout=args.dropout)
+    assert [l.p for l in model.layers if isinstance(l, Dropout)] == [0.3] * (len(sizes) - 2)
+
+
 def test_help_lists_every_option_with_default():
     out = subprocess.run([sys.executable, "-m", "nnlib", "train", "--help"], capture_output=True, text=True).stdout
     for option in ("--sizes", "--activation", "--init", "--dropout", "--optimizer", "--lr", "--beta1", "--l2", "--schedule",

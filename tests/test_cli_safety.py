@@ -1,5 +1,7 @@
-"""The command line never loses work (Chapter 13): a table of what a new user does wrong or what goes wrong, each with
-its exit status, its one-line message, and the old model file intact; plus resume, history, provenance, images."""
+"""The command line never loses work (Chapter 13): tables of what a new user does wrong (bad paths, bad resumes) and
+of what goes wrong during and after training (an error in an epoch, a full disk, Ctrl-C while a checkpoint, the model
+or the history is written, or during --final-test), each with its exit status, its one-line message, and the old model
+file intact (or the new one complete); plus resume, history, provenance, info and images."""
 import json
 import os
 import signal
@@ -120,7 +122,7 @@ def test_ctrl_c_later_saves_beside_and_keeps_the_old_model(tmp_path, good_model)
     assert f"continue with --resume {tmp_path / 'c.npz'}" in last
     assert path.read_bytes() == before
     kept = load_model(tmp_path / "m.interrupted.npz")
-    assert kept.provenance["stopped"].startswith("interrupted during epoch")
+    assert kept.provenance["stopped"].startswith(("interrupted during epoch", "interrupted after epoch"))
     assert len(pd.read_csv(tmp_path / "h.csv")) >= 1
 
 
@@ -284,3 +286,271 @@ def test_predict_16_bit_png_as_8_bit(tmp_path, capsys):
         assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / name)]) == 0
         outs.append(capsys.readouterr().out)
     assert outs[0] == outs[1] and f"prediction: {y[0]}" in outs[0]
+
+
+# --- more paths that are refused before training ------------------------------------------------------------------
+MORE_CASES = [  # (name, arguments after `train`, message in the one-line error)
+    ("output empty", ["--output", ""], "--output: the path is empty"),
+    ("checkpoint empty", ["--output", "{model}", "--checkpoint", ""], "--checkpoint: the path is empty"),
+    ("history ends with /", ["--output", "{model}", "--history", "{tmp}/runs/"], "ends with '/', so it names a folder"),
+    ("history is a folder", ["--output", "{model}", "--history", "{tmp}"], "--history {tmp}: is a folder"),
+    ("output a link to a folder", ["--output", "{tmp}/link-to-folder"], "is a folder"),
+    ("output and history one file via a link", ["--output", "{model}", "--history", "{tmp}/link-to-model"],
+     "must be different files"),
+]
+
+
+@pytest.mark.parametrize("name, args, message", MORE_CASES, ids=[c[0] for c in MORE_CASES])
+def test_more_bad_paths_fail_before_training(tmp_path, good_model, name, args, message, capsys, monkeypatch):
+    path, before = good_model
+    (tmp_path / "link-to-folder").symlink_to(tmp_path)
+    (tmp_path / "link-to-model").symlink_to(path)
+    fill = {"tmp": tmp_path, "model": path}
+    monkeypatch.setenv("NNLIB_DATA", str(tmp_path / "no-mnist"))
+    assert main(["train", *SMALL, *[a.format(**fill) for a in args]]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message.format(**fill) in lines[0], lines
+    assert path.read_bytes() == before
+
+
+# --- resuming: refused in one line, before any data is read --------------------------------------------------------
+OPTIONS = {"sizes": [784, 16, 10], "activation": "relu", "init": "he", "dropout": [0.1], "dtype": "float32",
+           "optimizer": "adam", "lr": 0.01, "momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "rho": 0.9, "eps": 1e-08,
+           "l2": 0.0, "schedule": "none", "decay": 1e-05, "factor": 0.5, "step_every": 10, "patience": 3,
+           "clip_norm": None, "clip_value": None, "early_stopping": None, "validation": 0, "train_size": 100,
+           "epochs": 5, "batch_size": 128, "seed": 0}
+
+
+def cli_checkpoint(tmp_path, *, stop=False):
+    "A checkpoint as `train` writes it (its options in the provenance), from 2 epochs on random data; or an ended one."
+    from nnlib.regularization import EarlyStopping
+    from nnlib.serialization import Checkpoint
+    from nnlib.training import Callback
+
+    class Stop(Callback):
+        def on_epoch_end(self, model, epoch, logs):
+            return stop and epoch == 2
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((100, 784), dtype=np.float32), rng.integers(0, 10, 100)
+    model = Model(784, seed=0).dense(16).dense(10, None)
+    path = tmp_path / "c.npz"
+    model.fit(X, y, epochs=2 if not stop else 5, callbacks=[Stop(), Checkpoint(path, monitor=None, provenance={
+        "options": OPTIONS, "data": {"train-images-idx3-ubyte.gz": "0" * 32}})], verbose=False)
+    return path
+
+
+RESUME_CASES = [  # (name, extra arguments, the checkpoint: "cli" / "stopped" / "damaged", message)
+    ("an option typed with its default value", ["--lr", "0.002"], "cli", "drop --lr"),
+    ("an option typed with another value", ["--epochs", "9"], "cli", "drop --epochs"),
+    ("a run that ended by itself", [], "stopped", "that run ended after epoch 2 (Stop stopped training after epoch 2)"),
+    ("a damaged checkpoint", [], "damaged", "damaged checkpoint: the training state's entry 'optimizer' is missing"),
+]
+
+
+@pytest.mark.parametrize("name, extra, kind, message", RESUME_CASES, ids=[c[0] for c in RESUME_CASES])
+def test_resume_refusals_are_one_line(tmp_path, good_model, name, extra, kind, message, capsys, monkeypatch):
+    path, before = good_model
+    checkpoint = cli_checkpoint(tmp_path, stop=kind == "stopped")
+    if kind == "damaged":
+        with np.load(checkpoint) as f:
+            arrays = dict(f)
+        meta = json.loads(str(arrays["meta"]))
+        del meta["training_state"]["optimizer"]
+        arrays["meta"] = np.array(json.dumps(meta))
+        np.savez(checkpoint, **arrays)
+    checkpoint_bytes = checkpoint.read_bytes()
+    monkeypatch.setenv("NNLIB_DATA", str(tmp_path / "no-mnist"))
+    assert main(["train", "--resume", str(checkpoint), "--output", str(path), "--quiet", *extra]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert path.read_bytes() == before and checkpoint.read_bytes() == checkpoint_bytes
+
+
+def test_typed_options_are_found_even_with_default_values():
+    from nnlib.cli import _given_options
+    assert _given_options(["train", "--lr", "0.002", "--quiet", "--sizes", "784,400,100,10"]) == {"lr", "quiet", "sizes"}
+    assert _given_options(["train"]) == set()
+
+
+@needs_mnist
+def test_resume_refuses_other_data(tmp_path, good_model, capsys):
+    path, before = good_model
+    assert main(["train", "--resume", str(cli_checkpoint(tmp_path)), "--output", str(path), "--quiet"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error: --resume") and "the data differ from the checkpoint's: train-images-idx3-ubyte.gz" in last
+    assert path.read_bytes() == before
+
+
+# --- what goes wrong during and after training: exit status, the one line, the old file intact ----------------------
+TINY = [*SMALL, "--train-size", "600", "--epochs", "3"]  # 5 batches an epoch
+
+
+def fail_on_call(n, error):
+    "A replacement for FastModel.train_step that raises `error` on its n-th call (the first batch of epoch n // 5 + 1)."
+    from nnlib.fast import FastModel
+    original, calls = FastModel.train_step, []
+
+    def train_step(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise error
+        return original(self, *args, **kwargs)
+    return train_step
+
+
+def raising_on_call(function, error, *, calls=1):
+    "`function`, except that call number `calls` raises `error` instead (before anything is written)."
+    count = []
+
+    def wrapper(*args, **kwargs):
+        count.append(1)
+        if len(count) == calls:
+            raise error
+        return function(*args, **kwargs)
+    return wrapper
+
+
+def real_then(function, error):
+    "`function`, then `error`: an interrupt that comes just after the work is done."
+    def wrapper(*args, **kwargs):
+        function(*args, **kwargs)
+        raise error
+    return wrapper
+
+
+def _patch(monkeypatch, what):
+    import nnlib.cli as cli_module
+    import nnlib.serialization as serialization
+    from nnlib.fast import FastModel
+    if what == "memory error in epoch 2":
+        monkeypatch.setattr(FastModel, "train_step", fail_on_call(6, MemoryError("cannot allocate 1.2 GB")))
+    elif what == "disk full writing the epoch-2 checkpoint":
+        monkeypatch.setattr(serialization, "save_model", raising_on_call(serialization.save_model,
+                                                                    OSError(28, "No space left on device"), calls=2))
+    elif what == "Ctrl-C while saving the epoch-2 checkpoint":
+        monkeypatch.setattr(serialization, "save_model", raising_on_call(serialization.save_model, KeyboardInterrupt(), calls=2))
+    elif what == "Ctrl-C while saving the model":
+        monkeypatch.setattr(cli_module, "save_model", raising_on_call(cli_module.save_model, KeyboardInterrupt()))
+    elif what == "disk full saving the model":
+        monkeypatch.setattr(cli_module, "save_model", raising_on_call(cli_module.save_model, OSError(28, "No space left")))
+    elif what == "Ctrl-C just after the model is in place":
+        monkeypatch.setattr(cli_module, "save_model", real_then(cli_module.save_model, KeyboardInterrupt()))
+    elif what == "disk full writing the history":
+        monkeypatch.setattr(cli_module, "write_history", raising_on_call(cli_module.write_history, OSError(28, "No space")))
+    elif what == "Ctrl-C during --final-test":
+        monkeypatch.setattr(cli_module, "load_mnist", raising_on_call(cli_module.load_mnist, KeyboardInterrupt(), calls=2))
+
+
+RUN_CASES = [  # (what happens, exit status, text of the last line, which file holds the model afterwards)
+    ("memory error in epoch 2", 1, "error: training failed during epoch 2 (MemoryError: cannot allocate 1.2 GB): "
+     "{model} is left as it was; the model it kept is saved beside it, in {tmp}/m.failed.npz; continue with --resume "
+     "{tmp}/c.npz (it holds epoch 1)", "m.failed.npz"),
+    ("disk full writing the epoch-2 checkpoint", 1, "error: training failed during epoch 2 (OSError: [Errno 28] No "
+     "space left on device): {model} is left as it was; the model it kept is saved beside it, in {tmp}/m.failed.npz",
+     "m.failed.npz"),
+    ("Ctrl-C while saving the epoch-2 checkpoint", 130, "interrupted after epoch 2, while the callbacks finished it "
+     "(e.g. saving a checkpoint): {model} is left as it was; the model it kept is saved beside it, in "
+     "{tmp}/m.interrupted.npz; continue with --resume {tmp}/c.npz (it holds epoch 1)", "m.interrupted.npz"),
+    ("Ctrl-C while saving the model", 130, "saving the model interrupted: {model} is left as it was; the model it "
+     "kept is saved beside it, in {tmp}/m.interrupted.npz", "m.interrupted.npz"),
+    ("disk full saving the model", 1, "saving the model failed ([Errno 28] No space left): {model} is left as it "
+     "was; the model it kept is saved beside it, in {tmp}/m.failed.npz", "m.failed.npz"),
+    ("Ctrl-C just after the model is in place", 0, "saved to {model}", "m.npz"),
+    ("disk full writing the history", 1, "writing the history failed ([Errno 28] No space): {tmp}/h.csv is left as "
+     "it was; the model is saved to {model}", "m.npz"),
+    ("Ctrl-C during --final-test", 130, "interrupted during --final-test: no test accuracy; the model is saved to "
+     "{model}", "m.npz"),
+]
+
+
+@needs_mnist
+@pytest.mark.parametrize("what, status, message, holder", RUN_CASES, ids=[c[0] for c in RUN_CASES])
+def test_nothing_that_goes_wrong_costs_a_model(tmp_path, good_model, what, status, message, holder, capsys,
+                                                monkeypatch):
+    path, before = good_model
+    _patch(monkeypatch, what)
+    args = [*TINY, "--output", str(path), "--checkpoint", str(tmp_path / "c.npz"), "--history", str(tmp_path / "h.csv")]
+    assert main(["train", *args, *(["--final-test"] if "final-test" in what else [])]) == status
+    out, err = capsys.readouterr()
+    last = out if status == 0 else err.strip().splitlines()[-1]   # after a success: stdout, with the history line
+    assert message.format(tmp=tmp_path, model=path) in last, last
+    assert "Traceback" not in err
+    kept = load_model(tmp_path / holder)                      # a complete model file, wherever the model is
+    assert kept.count_params() == 784 * 16 + 16 + 16 * 10 + 10
+    if holder != "m.npz":
+        assert path.read_bytes() == before                    # the old file is intact
+        assert kept.provenance["stopped"]
+    else:
+        assert path.read_bytes() != before and kept.provenance["epochs"] == 3
+
+
+@needs_mnist
+def test_ctrl_c_in_the_first_epoch_of_a_resumed_run_says_what_the_checkpoint_holds(tmp_path, good_model, capsys,
+                                                                                   monkeypatch):
+    from nnlib.fast import FastModel
+    path, before = good_model
+    args = [*TINY, "--output", str(path), "--checkpoint", str(tmp_path / "c.npz")]
+    with monkeypatch.context() as m:
+        m.setattr(FastModel, "train_step", fail_on_call(6, KeyboardInterrupt()))   # epoch 2, first batch
+        assert main(["train", *args]) == 130
+    capsys.readouterr()
+    (tmp_path / "m.interrupted.npz").unlink()  # the first run's epoch 1, saved beside
+    monkeypatch.setattr(FastModel, "train_step", fail_on_call(1, KeyboardInterrupt()))
+    assert main(["train", "--resume", str(tmp_path / "c.npz"), "--output", str(path)]) == 130
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert (f"interrupted during epoch 2, before it finished: nothing new to save (the checkpoint {tmp_path / 'c.npz'} "
+            f"still holds the 1 epoch trained so far); {path} is left as it was") in last, last
+    assert path.read_bytes() == before and not (tmp_path / "m.interrupted.npz").exists()
+
+
+@needs_mnist
+def test_an_output_that_is_a_link_is_written_at_its_target(tmp_path, good_model, capsys):
+    path, before = good_model
+    link = tmp_path / "latest.npz"
+    link.symlink_to(path)
+    assert main(["train", *TINY, "--epochs", "1", "--output", str(link)]) == 0
+    assert link.is_symlink() and link.resolve() == path and path.read_bytes() != before
+    assert load_model(link).provenance["epochs"] == 1
+
+
+@needs_mnist
+def test_wall_time_and_epochs_add_up_across_a_resume(tmp_path):
+    from nnlib.fast import FastModel
+    from nnlib.serialization import load_checkpoint
+    args = [*TINY, "--output", str(tmp_path / "m.npz"), "--checkpoint", str(tmp_path / "c.npz")]
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(FastModel, "train_step", fail_on_call(11, KeyboardInterrupt()))   # epoch 3, first batch
+        assert main(["train", *args]) == 130
+    first = load_checkpoint(tmp_path / "c.npz").provenance
+    assert first["epochs"] == 2 and first["wall_time_s"] >= 0
+    assert main(["train", "--resume", str(tmp_path / "c.npz"), "--output", str(tmp_path / "m.npz")]) == 0
+    final = load_model(tmp_path / "m.npz").provenance
+    assert final["epochs"] == 3 and final["wall_time_s"] >= first["wall_time_s"]
+
+
+def test_info_prints_options_that_are_zero_or_false(tmp_path, capsys):
+    path = save_model(Model(4, seed=0).dense(3, None), tmp_path / "m.npz",
+                      provenance={"options": {"l2": 0.0, "validation": 0, "clip_norm": None, "lr": 0.002}})
+    assert main(["info", str(path)]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("options:"))
+    assert line == "options: --l2 0.0 --validation 0 --lr 0.002"
+
+
+def test_32_bit_images_holding_8_bit_values_read_by_their_range(tmp_path):
+    grey = seven()
+    reference = read_image_of(tmp_path, "8bit.png", Image.fromarray(grey))
+    x = read_image_of(tmp_path, "int32.tif", Image.fromarray(grey.astype(np.int32)))       # mode I, values 0…255
+    assert Image.open(tmp_path / "int32.tif").mode == "I" and np.abs(x - reference).max() < 1e-9
+    x16 = read_image_of(tmp_path, "int32-16.tif", Image.fromarray(grey.astype(np.int32) * 257))  # mode I, 0…65535
+    assert np.abs(x16 - reference).max() < 1e-9
+
+
+def test_max_pixels_above_pillows_own_limit_is_ours(tmp_path, monkeypatch):
+    "Pillow refuses images of more than 2 × MAX_IMAGE_PIXELS itself; --max-pixels above that is still what decides."
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)      # Pillow's bomb error from 2,000 pixels
+    Image.fromarray(seven()).resize((100, 100)).save(tmp_path / "big.png")  # 10,000 pixels
+    assert read_image(tmp_path / "big.png", max_pixels=50_000).shape == (100, 100)
+    with pytest.raises(ValueError, match="10,000 pixels, more than the limit of 5,000 \\(--max-pixels\\)"):
+        read_image(tmp_path / "big.png", max_pixels=5_000)
+    assert Image.MAX_IMAGE_PIXELS == 1000                    # put back

@@ -134,3 +134,23 @@ def test_killed_while_saving_leaves_a_valid_file(tmp_path):
     model = load_model(path)  # must be complete: either the small model or a full large one
     assert zipfile.is_zipfile(path)
     assert model.n_inputs in (6, 784)
+
+
+def test_atomic_write_errors_name_the_file(tmp_path):
+    from nnlib.serialization import atomic_write
+
+    def disk_full(f):
+        raise OSError(28, "No space left on device")
+    with pytest.raises(OSError, match=f"cannot write {tmp_path / 'x.npz'}: No space left on device") as info:
+        atomic_write(tmp_path / "x.npz", disk_full)
+    assert info.value.errno == 28 and list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_through_a_link_replaces_its_target(tmp_path):
+    from nnlib.serialization import atomic_write
+    target = tmp_path / "real.npz"
+    target.write_bytes(b"old")
+    (tmp_path / "link.npz").symlink_to(target)
+    assert atomic_write(tmp_path / "link.npz", lambda f: f.write(b"new")) == target
+    assert (tmp_path / "link.npz").is_symlink() and target.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.npz", "real.npz"]  # no temporary file left
