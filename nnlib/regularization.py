@@ -105,8 +105,8 @@ class EarlyStopping(Callback):
     def __init__(self, patience: int = 5, monitor: str = "val_loss", min_delta: float = 0.0,
                  restore_best_weights: bool = True, *, mode: str = None):
         whole = isinstance(patience, (int, np.integer)) and not isinstance(patience, bool)
-        if not (whole and patience >= 0):
-            raise ValueError(f"EarlyStopping: patience must be a whole number of epochs >= 0, "
+        if not (whole and patience >= 1):  # with 1, it stops at the first epoch without a new best
+            raise ValueError(f"EarlyStopping: patience must be a whole number of epochs >= 1, "
                              f"got {patience!r}")
         if not (np.isfinite(min_delta) and min_delta >= 0):  # NaN fails both tests
             raise ValueError(f"EarlyStopping: min_delta must be a finite number >= 0, "
