@@ -138,8 +138,7 @@ BUDGET_S = 120  # "every notebook runs top to bottom on a fresh kernel in <= 2 m
 #: Over budget today, to be brought under it by the second errata issue (chapters 7-13). The times are measured in
 #: the test run's build, which gives each notebook one core and one BLAS thread (nbval runs beside it): stricter than
 #: a chapter alone on 2 cores.
-KNOWN_SLOW = {"book/12_mnist": "129 s alone on 2 cores: Errata II shortens it",
-              "book/10_schedules": "75 s alone on 2 cores, about 130 s on one core in the test build: Errata II"}
+KNOWN_SLOW = {"book/12_mnist": "129 s alone on 2 cores: Errata II shortens it"}
 
 
 def execution_times(built_html) -> dict:
