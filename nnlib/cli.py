@@ -213,7 +213,9 @@ def _parser(*, given_only: bool = False) -> argparse.ArgumentParser:
     opt.add_argument("--rho", type=float, default=0.9, help="rmsprop: ρ")
     opt.add_argument("--eps", type=float, default=1e-8, help="adam / rmsprop: ε")
     reg = train.add_argument_group("regularisation and schedule (Chapters 9, 10)")
-    reg.add_argument("--l2", type=float, default=0.0, help="L2 penalty λ on the weights (0: none)")
+    reg.add_argument("--l2", type=float, default=0.0,
+                     help="L2 penalty λ on the weights, 0: none (with Adam this is L2, not decoupled weight decay; "
+                          "Chapter 9)")
     reg.add_argument("--schedule", choices=SCHEDULES, default="cosine", help="learning-rate schedule")
     reg.add_argument("--decay", type=float, default=1e-5, help="inverse-time: η0 / (1 + decay·epoch)")
     reg.add_argument("--factor", type=float, default=0.5, help="step / exponential / plateau: multiplier")
@@ -657,8 +659,11 @@ def info_command(args) -> int:
         state = load_checkpoint(args.model)
     except ValueError:
         return 0
+    epochs = (options or {}).get("epochs")
     if state.stopped:
         print(f"checkpoint: the run ended after epoch {state.epoch} ({state.stopped}): finished, not resumable")
+    elif isinstance(epochs, int) and state.epoch >= epochs:
+        print(f"checkpoint: the run finished its {epochs} epochs: nothing to resume")
     else:
         print(f"checkpoint: the training state after epoch {state.epoch}; continue with --resume {args.model}")
     return 0
