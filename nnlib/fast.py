@@ -126,7 +126,7 @@ class FusedBlock:
         np.matmul(delta, self.dense.params["W"].T, out=delta_below)
         return below.backward_activation(delta_below)
 
-# %% ../book/11_fast.ipynb #71251852
+# %% ../book/11_fast.ipynb #4fcf64b6
 def fused_blocks(model, batch_size: int):
     """Group the layers into `FusedBlock`s (Dense [ReLU] [Dropout], …, Dense), or return None if the network does
     not have that shape or its loss is not `SoftmaxCrossEntropy`. Chapter 11."""
@@ -145,8 +145,6 @@ def fused_blocks(model, batch_size: int):
     if blocks[-1].relu or blocks[-1].dropout is not None:  # the logits must come straight from a Dense layer
         return None
     return blocks
-
-
 
 # %% ../book/11_fast.ipynb #ad269db8
 class FastModel(Model):

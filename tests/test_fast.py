@@ -167,3 +167,30 @@ def test_matmul_floor_runs_on_finite_numbers():
     with np.errstate(all="raise"):  # no overflow or NaN in the products being timed
         seconds = matmul_floor(X, [784, 400, 100, 10], batch_size=256)
     assert 0 < seconds < 60
+
+
+def test_fast_step_allocates_almost_nothing():
+    """What Chapter 11 keeps the fused blocks and FastAdam for, besides time: a step allocates (and frees) almost no
+    memory, where the clear step allocates every activation, mask and Adam temporary afresh (tracemalloc)."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    X, y = rng.random((1024, 784), dtype=np.float32), rng.integers(0, 10, 1024)
+
+    def step_peak(cls, optimizer):
+        model = network(cls, np.float32, widths=(784, 400, 100, 10), dropout=(0.3, 0.3))
+        model.fit(X, y, epochs=1, batch_size=256, optimizer=optimizer, verbose=False)  # buffers and Adam's state
+        tracemalloc.start()
+        try:
+            peaks = []
+            for _ in range(3):
+                before = tracemalloc.get_traced_memory()[0]
+                tracemalloc.reset_peak()
+                model.train_step(X[:256], y[:256])
+                peaks.append(tracemalloc.get_traced_memory()[1] - before)
+        finally:
+            tracemalloc.stop()
+        return np.median(peaks)
+
+    clear, fast = step_peak(Model, Adam(1e-3)), step_peak(FastModel, FastAdam(1e-3))
+    assert clear > 2 * 355_110 * 4  # at least two float32 temporaries of the size of all parameters
+    assert fast < 0.02 * clear, (fast, clear)
