@@ -10,11 +10,16 @@ from .training import Callback
 
 # %% ../book/10b_clipping.ipynb #027305f7
 class ClipByValue(Callback):
-    """Clip every gradient entry to [−τ, τ], τ = `limit`, in place, before each step. Chapter 10 (Gradient clipping)."""
+    """Clip every gradient entry to [−τ, τ], τ = `limit`, in place.
+
+    g ← min(max(g, −τ), τ) elementwise, before each step. Chapter 10
+    (Gradient clipping).
+    """
 
     def __init__(self, limit: float):
         if not limit > 0:
-            raise ValueError(f"ClipByValue: limit must be positive, got {limit}")
+            raise ValueError(
+                f"ClipByValue: limit must be positive, got {limit}")
         self.limit = limit
 
     def on_gradients(self, model):
@@ -23,18 +28,22 @@ class ClipByValue(Callback):
 
 
 class ClipByGlobalNorm(Callback):
-    """Rescale all gradients together so that their global norm is at most τ = `max_norm`. Chapter 10 (Gradient clipping).
+    """Rescale all gradients together so that their global norm is ≤ τ.
 
-    ‖g_t‖ = sqrt(Σ over every gradient array G of Σ over its entries G_j²) (weights and 1-D biases alike); if
-    ‖g_t‖ > τ every gradient is multiplied by τ / ‖g_t‖ (Pascanu et al.). The norms seen before clipping are appended
-    to `self.norms`, which starts empty at each `on_train_begin`. A non-finite norm (inf or NaN: the backward pass
-    overflowed) is recorded and the gradients are left as they are, since scaling cannot repair them; the loss is
-    then non-finite too, and `fit` stops the run.
+    τ = `max_norm`. Chapter 10 (Gradient clipping). ‖g_t‖ = sqrt(Σ over
+    every gradient array of Σ over its entries, squared) (weights and 1-D
+    biases alike); if ‖g_t‖ > τ every gradient is multiplied by τ / ‖g_t‖
+    (Pascanu et al.). The norms seen before clipping are appended to
+    `self.norms`, which starts empty at each `on_train_begin`. A non-finite
+    norm (inf or NaN: the backward pass overflowed) is recorded and the
+    gradients are left as they are, since scaling cannot repair them; the
+    loss is then non-finite too, and `fit` stops the run.
     """
 
     def __init__(self, max_norm: float):
         if not max_norm > 0:
-            raise ValueError(f"ClipByGlobalNorm: max_norm must be positive, got {max_norm}")
+            raise ValueError(
+                f"ClipByGlobalNorm: max_norm must be positive, got {max_norm}")
         self.max_norm, self.norms = max_norm, []
 
     def on_train_begin(self, model):
