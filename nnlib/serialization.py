@@ -21,6 +21,7 @@ import numpy as np
 import nnlib
 from .layers import Dense, ReLU, Sigmoid, Softmax, SoftmaxCrossEntropy, Tanh, MSELoss, CrossEntropy
 from .regularization import Dropout, monitored
+from .schedules import Schedule
 from .training import Callback, Model
 
 # %% ../book/12_mnist.ipynb #52e7ff9b
@@ -327,9 +328,13 @@ def _network(model) -> dict:
 
 
 def _part(obj, name: str, arrays: dict) -> dict:
-    "An optimiser or callback in a checkpoint: its type, its settings (compared on resume) and its state (restored)."
+    """An optimiser or callback in a checkpoint: its type, its settings (compared on resume) and its state (restored);
+    for a schedule, also its η_0 (`initial_lr`, read from the optimiser when training starts), compared on resume."""
     kept = settings(obj)
-    return {"type": type(obj).__name__, "settings": kept, "state": capture_state(obj, name, arrays, skip=kept)}
+    part = {"type": type(obj).__name__, "settings": kept, "state": capture_state(obj, name, arrays, skip=kept)}
+    if isinstance(obj, Schedule):
+        part["initial_lr"] = float(obj.initial_lr)
+    return part
 
 
 def capture_training(model, callbacks, history):
@@ -372,8 +377,8 @@ class TrainingState:
 
     def mismatch(self, model, callbacks):
         """The first difference between the run being resumed and the checkpoint's, as one line, or None: a finished
-        run, the network (dtype, seed, each layer), the optimiser's and the callbacks' types and settings, the
-        generators."""
+        run, the network (dtype, seed, each layer), the optimiser's and the callbacks' types and settings,
+        a schedule's η_0, the generators."""
         state = self._state
         if self.stopped:
             return (f"that run ended after epoch {self.epoch} ({self.stopped}): it is finished, there is nothing to "
@@ -399,6 +404,9 @@ class TrainingState:
         parts += [(f"callback {i} ({c['type']})", cb, c) for i, (cb, c) in enumerate(zip(callbacks, state["callbacks"]), 1)]
         for what, obj, saved in parts:
             found = "settings" in saved and _difference(what, settings(obj), saved["settings"])
+            if not found and isinstance(obj, Schedule) and saved.get("initial_lr", obj.initial_lr) != obj.initial_lr:
+                found = (f"{what}: its initial learning rate η_0 is {obj.initial_lr!r} here (the optimiser's lr), "
+                         f"{saved['initial_lr']!r} in the checkpoint: build the optimiser with the same lr")
             if found:
                 return found
         if sorted(_generators(model)) != sorted(state["generators"]):

@@ -235,3 +235,13 @@ def test_optimizer_state_of_the_wrong_shape_is_refused_on_resume(tmp_path):
                                          r"expected\): a damaged checkpoint"):
         fresh_model().fit(X, y, epochs=12, optimizer=namespace["Adam"](3e-3), validation_data=val,
                           callbacks=callbacks_for(tmp_path), resume=state, verbose=False)
+
+
+def test_resume_refuses_a_schedule_started_from_another_rate(tmp_path):
+    "A schedule's η_0 is the optimiser's lr when training starts: resuming with another lr is another run (Chapter 12)."
+    namespace["run"]("clear", tmp_path / "c.npz", armed=False)
+    state = load_checkpoint(tmp_path / "c.npz")
+    X, y, val = namespace["data"]()
+    with pytest.raises(ValueError, match=r"initial learning rate η_0 is 0\.001 here .* 0\.003 in the checkpoint"):
+        fresh_model().fit(X, y, epochs=12, optimizer=namespace["Adam"](1e-3), validation_data=val,
+                          callbacks=callbacks_for(tmp_path), resume=state, verbose=False)
