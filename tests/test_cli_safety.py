@@ -84,8 +84,11 @@ def test_a_bad_output_is_one_line_from_the_shell_too(tmp_path, good_model):
 
 def interrupt_after(args, *, wait: float, env=None):
     "Start `train`, press Ctrl-C `wait` seconds after training began, return (status, stdout, stderr)."
+    # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT ignored: give the child
+    # the default action back, so that the test means the same however the test run itself was started.
     proc = subprocess.Popen([sys.executable, "-m", "nnlib", "train", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in proc.stderr:
             if line.startswith("training on"):
