@@ -290,10 +290,13 @@ def nearest_centroid(X, means) -> np.ndarray:
     return np.argmax(X @ W + b, axis=1)
 
 # %% ../book/01_data.ipynb #b6e602ac
-def minibatches(X, y, batch_size: int, *, shuffle: bool = True, rng=None):
+def minibatches(X, y, batch_size: int, *, shuffle: bool = True, rng=None, drop_last: bool = False):
     """Mini-batches `(X_batch, y_batch)` that cover every example once. Derived in Chapter 1 (Data).
 
     Returns an iterator over the ⌈N / batch_size⌉ batches of one epoch; the last one may be smaller. With
+    `drop_last=True` that smaller last batch is left out: ⌊N / batch_size⌋ batches of exactly `batch_size`
+    examples, and the N mod batch_size examples at the end of the order are not visited this epoch (when shuffled,
+    different ones each epoch); a batch_size larger than N is then an error, since no batch would be left. With
     `shuffle=True` the order is a permutation drawn from `rng` when `minibatches` is called, and each batch is a
     copy. `rng` is then required: a `np.random.Generator` (pass one Generator for the whole run, and each call
     draws a new order) or an integer seed (a fresh generator at every call, so the same order every time). With
@@ -305,17 +308,21 @@ def minibatches(X, y, batch_size: int, *, shuffle: bool = True, rng=None):
         raise ValueError(f"minibatches: X has {len(X)} examples but y has {len(y)} (shapes {X.shape} and {y.shape})")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"minibatches: batch_size must be a positive integer, got {batch_size!r}")
+    if drop_last and batch_size > len(X):
+        raise ValueError(f"minibatches: drop_last=True with batch_size {batch_size} > N = {len(X)} examples leaves "
+                         "no batch; use a batch_size of at most N, or drop_last=False")
+    stop = len(X) - len(X) % batch_size if drop_last else len(X)  # where the last batch that is kept ends
     if not shuffle:
-        return _batches(X, y, batch_size, order=None)
+        return _batches(X, y, batch_size, order=None, stop=stop)
     if rng is None:
         raise ValueError("minibatches: shuffle=True needs rng, a np.random.Generator (one for the whole run) or an "
                          "integer seed, so that the order can be repeated")
-    return _batches(X, y, batch_size, order=np.random.default_rng(rng).permutation(len(X)))
+    return _batches(X, y, batch_size, order=np.random.default_rng(rng).permutation(len(X)), stop=stop)
 
 
-def _batches(X, y, batch_size: int, order):
-    "The generator behind `minibatches`: consecutive slices of the rows, or of `order`. Chapter 1."
-    for start in range(0, len(X), batch_size):
+def _batches(X, y, batch_size: int, order, stop: int):
+    "The generator behind `minibatches`: consecutive slices of the rows, or of `order`, up to `stop`. Chapter 1."
+    for start in range(0, stop, batch_size):
         if order is None:  # consecutive slices are views: no copying at all
             yield X[start:start + batch_size], y[start:start + batch_size]
         else:

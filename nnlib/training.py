@@ -92,19 +92,21 @@ class Model:
 
     # --- the core: the training loop (Chapter 6's pseudocode) and one step --------------------------------------
     def fit(self, X, y, *, epochs: int = 10, batch_size: int = 256, optimizer=None, validation_data=None,
-            callbacks=(), shuffle: bool = True, verbose: bool = True, resume=None):
+            callbacks=(), shuffle: bool = True, drop_last: bool = False, verbose: bool = True, resume=None):
         """Train with mini-batch gradient steps; returns a DataFrame with one row per epoch. Chapter 6 (Training).
 
         Columns: loss and accuracy on the training batches (averaged over the epoch, in training mode), lr, and
         val_loss and val_accuracy when `validation_data=(X_val, y_val)` is given. `optimizer` defaults to
-        SGD(lr=0.1). If the loss becomes NaN or infinite, or you interrupt with Ctrl-C, training stops, the model is
+        SGD(lr=0.1). `drop_last=True` skips each epoch's last batch when it is smaller than `batch_size` (Chapter 1's
+        `minibatches(drop_last=True)`): every step then averages exactly `batch_size` examples, and the epoch's loss
+        and accuracy are over the examples it trained on. If the loss becomes NaN or infinite, or you interrupt with Ctrl-C, training stops, the model is
         restored to the best weights seen (lowest validation loss, else lowest training loss; see `_give_up`) with a
         warning, the callbacks' `on_train_end` still runs, and `self.stop_reason` / `self.interrupted` say why, with
         `self.failed` True. A callback that ends training (early stopping) sets `stop_reason` too, `failed` False.
         `resume`: an object whose `restore(model, callbacks)` puts back a saved training state and returns the
         history so far (Chapter 12's `load_checkpoint`); training goes on from the epoch after its last, up to `epochs`.
         """
-        X, y, validation_data = _check_fit_inputs(self, X, y, validation_data, batch_size)  # defined after the class
+        X, y, validation_data = _check_fit_inputs(self, X, y, validation_data, batch_size, drop_last)  # after the class
         self.optimizer = optimizer if optimizer is not None else (self.optimizer or SGD(0.1))
         callbacks, history, self.stop_training = list(callbacks), [], False
         self.stop_reason, self.interrupted, self.failed = None, False, False
@@ -120,16 +122,18 @@ class Model:
                 for callback in callbacks:
                     callback.on_epoch_begin(self, epoch)
                 before = self.get_weights() if validation_data is None else None  # the weights the epoch starts from
-                total, correct = 0.0, 0
+                total, correct, seen = 0.0, 0, 0
                 for batch, (Xb, yb) in enumerate(self._batches(X, y, batch_size, shuffle), 1):
+                    if drop_last and len(yb) < batch_size:  # the ragged last batch: not trained on
+                        break
                     loss, n_correct = self.train_step(Xb, yb, callbacks)
                     if not np.isfinite(loss):
                         failed = f"the loss became {loss} at epoch {epoch}, batch {batch}"
                         break
-                    total, correct = total + loss * len(yb), correct + n_correct
+                    total, correct, seen = total + loss * len(yb), correct + n_correct, seen + len(yb)
                 if failed:
                     break
-                logs = {"epoch": epoch, "loss": total / len(X), "accuracy": correct / len(X), "lr": self.optimizer.lr}
+                logs = {"epoch": epoch, "loss": total / seen, "accuracy": correct / seen, "lr": self.optimizer.lr}
                 if validation_data is not None:
                     val = self.evaluate(*validation_data)
                     logs.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
@@ -276,11 +280,14 @@ class Model:
         return {"loss": total / len(X), "accuracy": correct / len(X)}
 
 # %% ../book/06_training.ipynb #62b63026
-def _check_fit_inputs(model, X, y, validation_data, batch_size):
+def _check_fit_inputs(model, X, y, validation_data, batch_size, drop_last=False):
     "`fit`'s batch size, training data and validation data (if any), each checked by `_check_inputs`."
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"fit: batch_size must be a whole number of at least 1, got {batch_size!r}")
     X, y = _check_inputs(model, X, y)
+    if drop_last and batch_size > len(X):
+        raise ValueError(f"fit: drop_last=True with batch_size {batch_size} > N = {len(X)} training examples leaves "
+                         "no batch to train on; use a batch_size of at most N, or drop_last=False")
     if validation_data is not None:
         validation_data = _check_inputs(model, *validation_data)
     return X, y, validation_data

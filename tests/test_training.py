@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from nnlib.clipping import ClipByGlobalNorm, ClipByValue
-from nnlib.data import make_moons
+from nnlib.data import make_moons, minibatches
 from nnlib.gradcheck import check_layer, numerical_gradient, relative_error
 from nnlib.init import INITIALIZERS, get_initializer, he_normal, he_uniform, uniform, xavier_normal, xavier_uniform
 from nnlib.layers import Dense
@@ -106,6 +106,53 @@ def test_fit_returns_history_and_learns():
     assert model.predict(X2).shape == (200,)
     proba = model.predict_proba(X2)
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_minibatches_drop_last_keeps_only_full_batches():
+    X, y = np.arange(50, dtype=float).reshape(25, 2), np.arange(25)
+    for shuffle, rng in ((True, 0), (False, None)):
+        kept = list(minibatches(X, y, 4, shuffle=shuffle, rng=rng, drop_last=True))
+        every = list(minibatches(X, y, 4, shuffle=shuffle, rng=rng))
+        assert [len(yb) for _, yb in kept] == [4] * 6 and [len(yb) for _, yb in every] == [4] * 6 + [1]
+        for (Xa, ya), (Xb, yb) in zip(kept, every):  # the same order: only the ragged batch is left out
+            np.testing.assert_array_equal(ya, yb)
+            np.testing.assert_array_equal(Xa, Xb)
+    assert len(list(minibatches(X, y, 5, rng=0, drop_last=True))) == 5  # 5 divides 25: nothing dropped
+    with pytest.raises(ValueError, match=r"minibatches: drop_last=True with batch_size 26 > N = 25"):
+        minibatches(X, y, 26, rng=0, drop_last=True)
+
+
+def test_fit_drop_last_skips_the_ragged_batch():
+    sizes = {}
+    for drop_last in (False, True):
+        model = moons_model(seed=3)
+        history = model.fit(X2, y2, epochs=2, batch_size=64, optimizer=SGD(0.1), drop_last=drop_last, verbose=False)
+        sizes[drop_last] = model.optimizer.t
+        assert len(history) == 2 and np.all(np.isfinite(history["loss"]))
+    assert sizes == {False: 2 * 4, True: 2 * 3}  # 200 = 3 × 64 + 8: the batch of 8 is skipped in each epoch
+    # the same first steps: drop_last changes nothing but the skipped batch, so one epoch of 192 examples
+    # with drop_last matches a run on the same 192-example batches written out by hand
+    a, b = moons_model(seed=3), moons_model(seed=3)
+    a.fit(X2, y2, epochs=1, batch_size=64, optimizer=SGD(0.1), drop_last=True, verbose=False)
+    b.optimizer = SGD(0.1)
+    for Xb, yb in minibatches(X2, y2, 64, rng=b.rng, drop_last=True):
+        b.train_step(Xb, yb)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    with pytest.raises(ValueError, match=r"fit: drop_last=True with batch_size 256 > N = 200"):
+        moons_model().fit(X2, y2, batch_size=256, drop_last=True, verbose=False)
+    moons_model().fit(X2, y2, epochs=1, batch_size=256, verbose=False)  # without drop_last: one batch of 200
+
+
+def test_fit_drop_last_history_averages_the_examples_trained_on():
+    model = moons_model(seed=1)
+    history = model.fit(X2, y2, epochs=1, batch_size=64, optimizer=SGD(1e-12), drop_last=True, verbose=False)
+    # with a learning rate of 1e-12 the weights barely move: the epoch's loss is the mean over the 192 examples
+    # of the three full batches, the same permutation as the model's generator drew
+    fresh = moons_model(seed=1)
+    idx = fresh.rng.permutation(len(X2))[:192]
+    expected = fresh.evaluate(X2[idx], y2[idx])["loss"]
+    assert history["loss"].iloc[0] == pytest.approx(expected, rel=1e-4)
 
 
 def test_same_seed_bit_identical_weights_with_dropout():
@@ -245,6 +292,43 @@ def test_reduce_on_plateau():
     for epoch, loss in enumerate([1.0, 0.9, 0.95, 0.95, 0.95, 0.95], start=1):
         cb.on_epoch_end(model, epoch, {"val_loss": loss})
     assert model.optimizer.lr == 0.25
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: StepDecay(2, factor="0.5"), "StepDecay: factor"),
+    (lambda: StepDecay(2.0), "StepDecay: every"),
+    (lambda: ExponentialDecay(True), "ExponentialDecay: factor"),
+    (lambda: InverseTimeDecay(float("nan")), "InverseTimeDecay: decay"),
+    (lambda: CosineDecay(0), "CosineDecay: epochs"),
+    (lambda: ReduceLROnPlateau(factor="0.5"), "ReduceLROnPlateau: factor"),
+    (lambda: ReduceLROnPlateau(patience="2"), "ReduceLROnPlateau: patience"),
+    (lambda: ReduceLROnPlateau(patience=True), "ReduceLROnPlateau: patience"),
+    (lambda: ReduceLROnPlateau(patience=0), "ReduceLROnPlateau: patience"),
+    (lambda: ReduceLROnPlateau(monitor="val_los"), "ReduceLROnPlateau: monitor"),
+    (lambda: ReduceLROnPlateau(mode="up"), "ReduceLROnPlateau: mode"),
+])
+def test_schedule_arguments_are_checked_when_built(make, match):
+    "Chapter 10: a wrong type or range fails at construction, naming the class and the argument."
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+@pytest.mark.parametrize("schedule", [CosineDecay(4, min_lr=0.5), ReduceLROnPlateau(min_lr=0.5)])
+def test_min_lr_above_the_starting_rate_is_refused(schedule):
+    "A min_lr above η_0 would raise the rate; it is refused when training starts (η_0 = 0.1 here)."
+    with pytest.raises(ValueError, match="min_lr must not exceed"):
+        schedule.on_train_begin(_Holder)
+
+
+def test_reduce_on_plateau_patience_1_reduces_at_the_first_epoch_without_improvement():
+    cb, model = ReduceLROnPlateau(0.5, patience=1), moons_model()
+    model.optimizer = SGD(1.0)
+    cb.on_train_begin(model)
+    rates = []
+    for epoch, loss in enumerate([1.0, 1.0, 0.9, 0.9], start=1):
+        cb.on_epoch_end(model, epoch, {"val_loss": loss})
+        rates.append(model.optimizer.lr)
+    assert rates == [1.0, 0.5, 0.5, 0.25]
 
 
 def test_clipping():
