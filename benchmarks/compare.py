@@ -1,6 +1,6 @@
 """Seconds per epoch: nnlib against PyTorch (CPU: eager, fused Adam, compiled) and scikit-learn, side by side.
 
-    python benchmarks/compare.py            # the full run (not yet timed with the PyTorch variants; >= 10 minutes)
+    python benchmarks/compare.py            # the full run: more than 10 minutes, on a quiet machine
     python benchmarks/compare.py --quick    # batch 256 only, 3 rounds: a check that everything works
                                             # (writes results-quick.json, not the results.json Chapter 11 reads)
 
@@ -14,6 +14,7 @@ taken within one round and the median over rounds is printed.
 - nnlib-clear   `Model` + `Adam` (Chapters 6-9), the code as the chapters derive it;
 - nnlib-blocks  `FastModel` + `Adam`: the fused blocks alone (the ablation that says whether they pay);
 - nnlib-adam    `Model` + `FastAdam`: the buffered Adam alone;
+- nnlib-clear64 `Model` + `Adam` in float64 (at batch 256 only): float32 ÷ float64, the table's first change;
 - torch         PyTorch eager with its default Adam (the multi-tensor "foreach" implementation): the same layers, the
                 same initial weights (copied from nnlib), the same batch size, dropout and Adam,
                 `torch.set_num_threads` = nnlib's BLAS threads;
@@ -40,10 +41,12 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-FRAMEWORKS = ("nnlib", "nnlib-clear", "nnlib-blocks", "nnlib-adam", "torch", "torch-fused", "torch-compile",
-              "sklearn", "gemm")
+FRAMEWORKS = ("nnlib", "nnlib-clear", "nnlib-blocks", "nnlib-adam", "nnlib-clear64", "torch", "torch-fused",
+              "torch-compile", "sklearn", "gemm")
 NNLIB = {"nnlib": ("FastModel", "FastAdam"), "nnlib-clear": ("Model", "Adam"),
-         "nnlib-blocks": ("FastModel", "Adam"), "nnlib-adam": ("Model", "FastAdam")}
+         "nnlib-blocks": ("FastModel", "Adam"), "nnlib-adam": ("Model", "FastAdam"),
+         "nnlib-clear64": ("Model", "Adam")}
+FLOAT64 = {"nnlib-clear64"}  # these train in float64 (the data and the model); all others in float32
 TORCH = {"torch": {}, "torch-fused": {"fused": True}, "torch-compile": {"fused": True, "compile": True}}
 DROPOUT, LR, SEED = 0.3, 1e-3, 0
 PAUSE = 0.5  # seconds between two workers' epochs
@@ -55,16 +58,30 @@ def widths(hidden: int):
 
 
 # --- workers: one process per framework, driven over stdin/stdout ------------------------------------------------
+def numpy_blas_pool(pools) -> dict:
+    """The BLAS thread pool NumPy itself loaded, among threadpoolctl's (SciPy and torch bring their own OpenBLAS):
+    the one whose file is in NumPy's folder (numpy.libs in a wheel), else the one with NumPy's BLAS version."""
+    import numpy
+    blas = [pool for pool in pools if pool["user_api"] == "blas"]
+    try:
+        version = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]["version"]
+    except (TypeError, KeyError):  # NumPy < 1.25
+        version = None
+    return (next((p for p in blas if "numpy" in (p.get("filepath") or "")), None)
+            or next((p for p in blas if p.get("version") == version), None) or (blas[0] if blas else {}))
+
+
 def blas_threads() -> int:
+    "Threads of the BLAS NumPy uses (not another library's copy)."
     from threadpoolctl import threadpool_info
-    return max((pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"), default=1)
+    return numpy_blas_pool(threadpool_info()).get("num_threads", 1)
 
 
-def nnlib_network(cls, sizes):
+def nnlib_network(cls, sizes, dtype=np.float32):
     from nnlib.init import he_normal
     from nnlib.layers import Dense, ReLU
     from nnlib.regularization import Dropout
-    model = cls(sizes[0], seed=SEED)
+    model = cls(sizes[0], seed=SEED, dtype=dtype)
     for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
         model.add(Dense(n_in, n_out, rng=model.rng, init=he_normal)).add(ReLU()).add(Dropout(DROPOUT))
     return model.dense(sizes[-1], None, init=he_normal)
@@ -99,8 +116,9 @@ def run_nnlib(X, y, sizes, batch, epochs, kind: str):
         def on_epoch_end(self, model, epoch, logs):
             turns.done(loss=logs["loss"])
 
-    model = nnlib_network(model_class, sizes)
-    model.fit(X, y, epochs=epochs, batch_size=batch, optimizer=optimizer_class(LR),
+    dtype = np.float64 if kind in FLOAT64 else np.float32
+    model = nnlib_network(model_class, sizes, dtype)
+    model.fit(X.astype(dtype), y, epochs=epochs, batch_size=batch, optimizer=optimizer_class(LR),
               callbacks=[TakeTurns()], verbose=False)
 
 
@@ -247,7 +265,9 @@ def machine() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "numpy_config": config and {key: config.get(key) for key in ("Build Dependencies", "SIMD Extensions")},
             "threadpools": [{k: pool.get(k) for k in ("user_api", "internal_api", "num_threads", "version",
-                                                      "architecture")} for pool in threadpool_info()],
+                                                      "architecture", "filepath")} for pool in threadpool_info()],
+            "numpy_blas": {k: v for k, v in numpy_blas_pool(threadpool_info()).items()
+                           if k in ("internal_api", "num_threads", "version", "architecture", "filepath")},
             "thread_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
             "command": " ".join([Path(sys.executable).name] + sys.argv)}
 

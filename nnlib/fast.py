@@ -15,16 +15,22 @@ from .training import Model, count_correct
 
 # %% ../book/11_fast.ipynb #86722894
 def matmul_floor(X, sizes, batch_size: int = 256, seed: int = 0) -> float:
-    """Seconds for one epoch over X of only the matrix products of a network with layer widths `sizes`: per batch,
-    Z = A W for each layer, then Aᵀ δ for each layer and δ Wᵀ for all but the first. Chapter 11 (Making it fast).
+    """Seconds for one epoch over X of only the matrix products of a network
+    with layer widths `sizes`: per batch, Z = A W for each layer, then Aᵀ δ
+    for each layer and δ Wᵀ for all but the first. Chapter 11 (Making it
+    fast).
 
-    The weights are random and nothing else is computed: it is the floor under any NumPy implementation.
+    The weights are random and nothing else is computed: it is the floor
+    under any NumPy implementation.
     """
     rng = np.random.default_rng(seed)
-    W = [(rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(X.dtype) for a, b in zip(sizes[:-1], sizes[1:])]
+    W = [(rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(X.dtype)
+         for a, b in zip(sizes[:-1], sizes[1:])]
     dW = [np.empty_like(w) for w in W]
-    A = [np.zeros((batch_size, b), X.dtype) for b in sizes[1:]]    # outputs of the forward products
-    D = [(0.01 * rng.standard_normal((batch_size, b))).astype(X.dtype) for b in sizes[1:]]  # gradients flowing back
+    # outputs of the forward products, and gradients flowing back
+    A = [np.zeros((batch_size, b), X.dtype) for b in sizes[1:]]
+    D = [(0.01 * rng.standard_normal((batch_size, b))).astype(X.dtype)
+         for b in sizes[1:]]
     start = time.perf_counter()
     for i in range(0, len(X), batch_size):
         Xb = X[i:i + batch_size]
@@ -40,52 +46,61 @@ def matmul_floor(X, sizes, batch_size: int = 256, seed: int = 0) -> float:
 
 # %% ../book/11_fast.ipynb #8cf9ccf8
 class FastAdam(Adam):
-    """Adam (Chapter 8) without temporary arrays: every operation writes into preallocated buffers. Chapter 11.
+    """Adam (Chapter 8) without temporary arrays: every operation writes
+    into preallocated buffers. Chapter 11.
 
-    The operations and their order are those of `Adam.update`, so the two give the same numbers bit for bit:
+    The operations and their order are those of `Adam.update`, so the two
+    give the same numbers bit for bit:
     a ← (1 − β1) g; m ← β1 m + a;  a ← (1 − β2) g ⊙ g; v ← β2 v + a;
-    a ← η m / (1 − β1ᵗ);  b ← √(v / (1 − β2ᵗ)) + ε;  θ ← θ − a / b.
+    a ← η m / (1 − β1ᵗ);  b ← √(v / (1 − β2ᵗ)) + ϵ;  θ ← θ − a / b.
     """
 
     def update(self, i, param, grad):
-        if i not in self.state:
-            self.state[i] = tuple(np.zeros_like(param) for _ in range(4))  # m, v and two scratch buffers
+        if i not in self.state:  # m, v and two scratch buffers
+            self.state[i] = tuple(np.zeros_like(param) for _ in range(4))
         m, v, a, b = self.state[i]
         np.multiply(grad, 1 - self.beta1, out=a)
         m *= self.beta1
-        m += a                                             # m ← β1 m + (1 − β1) g
+        m += a                                         # m ← β1 m + (1 − β1) g
         np.multiply(grad, 1 - self.beta2, out=a)
         a *= grad
         v *= self.beta2
-        v += a                                             # v ← β2 v + (1 − β2) g²
-        np.divide(m, 1 - self.beta1 ** self.t, out=a)      # m̂
-        a *= self.lr                                       # η m̂
-        np.divide(v, 1 - self.beta2 ** self.t, out=b)      # v̂
+        v += a                                         # v ← β2 v + (1 − β2) g²
+        np.divide(m, 1 - self.beta1 ** self.t, out=a)  # m̂
+        a *= self.lr                                   # η m̂
+        np.divide(v, 1 - self.beta2 ** self.t, out=b)  # v̂
         np.sqrt(b, out=b)
-        b += self.eps                                      # √v̂ + ε
+        b += self.eps                                  # √v̂ + ϵ
         a /= b
-        param -= a                                         # θ ← θ − η m̂ / (√v̂ + ε)
+        param -= a                                   # θ ← θ − η m̂ / (√v̂ + ϵ)
 
 # %% ../book/11_fast.ipynb #45d270a3
 class FusedBlock:
-    """Dense, then optionally ReLU, then optionally Dropout, computed in place in preallocated buffers. Chapter 11.
+    """Dense, then optionally ReLU, then optionally Dropout, computed in
+    place in preallocated buffers. Chapter 11.
 
-    Forward: Z = X W + b;  A = max(Z, 0);  A ← A ⊙ M / (1 − p), all in one (batch, n_out) buffer `out`.
-    Backward: δ = ∂L/∂A ⊙ M / (1 − p) ⊙ [Z > 0] in place in `delta`; ∂L/∂W = Xᵀ δ, ∂L/∂b = Σ_n δ_n, ∂L/∂X = δ Wᵀ.
-    The operations are those of the separate layers (Chapters 5 and 9), in the same order, with the same random
-    draws, so the numbers are the same, bit for bit.
+    Forward: Z = X W + b;  A = max(Z, 0);  A ← A ⊙ M / (1 − p), all in one
+    (batch, n_out) buffer `out`. Backward: δ = ∂𝓛/∂A ⊙ M / (1 − p) ⊙
+    𝟙[Z > 0] in place in `delta`; ∂𝓛/∂W = Xᵀ δ, ∂𝓛/∂b = Σ_n δ_n,
+    ∂𝓛/∂X = δ Wᵀ. The operations are those of the separate layers
+    (Chapters 5 and 9), in the same order, with the same random draws, so
+    the numbers are the same, bit for bit.
     """
 
-    def __init__(self, dense: Dense, relu: bool, dropout, batch_size: int, dtype):
+    def __init__(self, dense: Dense, relu: bool, dropout, batch_size: int,
+                 dtype):
         self.dense, self.relu = dense, relu
-        self.dropout = dropout if dropout is not None and dropout.p > 0 else None
+        self.dropout = (dropout if dropout is not None and dropout.p > 0
+                        else None)
         n_out = dense.params["W"].shape[1]
-        self.out = np.empty((batch_size, n_out), dtype)      # Z, then A, in place
-        self.delta = np.empty((batch_size, n_out), dtype)    # ∂L/∂A, then ∂L/∂Z, in place
-        self.mask = np.empty((batch_size, n_out), bool)      # kept units; in backward, where A > 0
+        shape = (batch_size, n_out)
+        self.out = np.empty(shape, dtype)     # Z, then A, in place
+        self.delta = np.empty(shape, dtype)   # ∂𝓛/∂A, then ∂𝓛/∂Z, in place
+        self.mask = np.empty(shape, bool)     # kept units; backward: A > 0
         if self.dropout is not None:
-            self.uniform = np.empty((batch_size, n_out), dtype)
-            self.scale = np.dtype(dtype).type(1) / np.dtype(dtype).type(1 - self.dropout.p)
+            self.uniform = np.empty(shape, dtype)
+            one = np.dtype(dtype).type(1)
+            self.scale = one / np.dtype(dtype).type(1 - self.dropout.p)
 
     def forward(self, X):
         n = len(X)
@@ -98,14 +113,16 @@ class FusedBlock:
             if self.dropout.rng is None:
                 self.dropout.rng = np.random.default_rng()
             U, keep = self.uniform[:n], self.mask[:n]
-            self.dropout.rng.random(out=U, dtype=U.dtype)    # the same draws as Dropout.forward
+            # the same draws as Dropout.forward
+            self.dropout.rng.random(out=U, dtype=U.dtype)
             np.greater_equal(U, self.dropout.p, out=keep)
             np.multiply(A, keep, out=A)
             A *= self.scale
         return A
 
     def backward_activation(self, delta):
-        "Turn ∂L/∂A into ∂L/∂Z in place, through dropout (⊙ M / (1 − p)) and ReLU (⊙ [Z > 0])."
+        """Turn ∂𝓛/∂A into ∂𝓛/∂Z in place, through dropout (⊙ M / (1 − p))
+        and ReLU (⊙ 𝟙[Z > 0])."""
         n = len(delta)
         if self.relu:  # A > 0 exactly where Z > 0 and the unit was kept
             np.greater(self.out[:n], 0, out=self.mask[:n])
@@ -116,8 +133,9 @@ class FusedBlock:
         return delta
 
     def backward(self, X, delta, below=None):
-        """From δ = ∂L/∂Z of this block and its input X: fill `dense.grads`, and return δ of the block `below`
-        (computed in its buffer), or None for the first block, whose input is the data."""
+        """From δ = ∂𝓛/∂Z of this block and its input X: fill `dense.grads`,
+        and return δ of the block `below` (computed in its buffer), or None
+        for the first block, whose input is the data."""
         np.matmul(X.T, delta, out=self.dense.grads["W"])
         np.sum(delta, axis=0, out=self.dense.grads["b"])
         if below is None:
@@ -128,8 +146,9 @@ class FusedBlock:
 
 # %% ../book/11_fast.ipynb #4fcf64b6
 def fused_blocks(model, batch_size: int):
-    """Group the layers into `FusedBlock`s (Dense [ReLU] [Dropout], …, Dense), or return None if the network does
-    not have that shape or its loss is not `SoftmaxCrossEntropy`. Chapter 11."""
+    """Group the layers into `FusedBlock`s (Dense [ReLU] [Dropout], …,
+    Dense), or return None if the network does not have that shape or its
+    loss is not `SoftmaxCrossEntropy`. Chapter 11."""
     if not model.layers or type(model.loss) is not SoftmaxCrossEntropy:
         return None
     blocks, layers = [], list(model.layers)
@@ -140,54 +159,65 @@ def fused_blocks(model, batch_size: int):
         relu = bool(layers) and type(layers[0]) is ReLU
         if relu:
             layers.pop(0)
-        dropout = layers.pop(0) if layers and type(layers[0]) is Dropout else None
-        blocks.append(FusedBlock(dense, relu, dropout, batch_size, model.dtype))
-    if blocks[-1].relu or blocks[-1].dropout is not None:  # the logits must come straight from a Dense layer
+        dropout = (layers.pop(0) if layers and type(layers[0]) is Dropout
+                   else None)
+        blocks.append(FusedBlock(dense, relu, dropout, batch_size,
+                                 model.dtype))
+    # the logits must come straight from a Dense layer
+    if blocks[-1].relu or blocks[-1].dropout is not None:
         return None
     return blocks
 
 # %% ../book/11_fast.ipynb #ad269db8
 class FastModel(Model):
-    """A `Model` (Chapter 6) with a fast training step. Derived in Chapter 11 (Making it fast).
+    """A `Model` (Chapter 6) with a fast training step. Derived in
+    Chapter 11 (Making it fast).
 
-    Same layers, seed, random draws and operations as `Model`, so the same weights, bit for bit: only `train_step`
-    and the batching differ. The network runs as `FusedBlock`s in preallocated buffers, the softmax and the
-    cross-entropy share one pass, and the batches are gathered into one buffer. A network that is not Dense [ReLU]
-    [Dropout] blocks ending in a Dense layer, with `SoftmaxCrossEntropy`, trains with Chapter 6's step.
+    Same layers, seed, random draws and operations as `Model`, so the same
+    weights, bit for bit: only `train_step` and the batching differ. The
+    network runs as `FusedBlock`s in preallocated buffers, the softmax and
+    the cross-entropy share one pass, and the batches are gathered into one
+    buffer. A network that is not Dense [ReLU] [Dropout] blocks ending in a
+    Dense layer, with `SoftmaxCrossEntropy`, trains with Chapter 6's step.
     """
 
     def fit(self, X, y, *, batch_size: int = 256, **kwargs):
-        # Model.fit checks X and y before any batch; the buffers only need to hold one batch
-        self._blocks = fused_blocks(self, max(1, min(batch_size, len(X)))) if batch_size >= 1 else None
-        if self._blocks is not None:
-            for block in self._blocks:  # gradient arrays that the blocks fill in place
-                block.dense.grads = {name: np.zeros_like(p) for name, p in block.dense.params.items()}
+        # Model.fit checks X and y before any batch; the buffers hold one
+        self._blocks = (fused_blocks(self, max(1, min(batch_size, len(X))))
+                        if batch_size >= 1 else None)
+        if self._blocks is not None:  # gradients the blocks fill in place
+            for block in self._blocks:
+                block.dense.grads = {name: np.zeros_like(p) for name, p
+                                     in block.dense.params.items()}
         return super().fit(X, y, batch_size=batch_size, **kwargs)
 
     def _batches(self, X, y, batch_size: int, shuffle: bool):
         if not shuffle or getattr(self, "_blocks", None) is None:
             yield from super()._batches(X, y, batch_size, shuffle)
             return
-        order = self.rng.permutation(len(X))         # the same draw as Chapter 1's minibatches
+        order = self.rng.permutation(len(X))  # Chapter 1's minibatches' draw
         buffer = np.empty((min(batch_size, len(X)), X.shape[1]), X.dtype)
         for start in range(0, len(X), batch_size):
             idx = order[start:start + batch_size]
             Xb = buffer[:len(idx)]
-            np.take(X, idx, axis=0, out=Xb, mode="clip")  # idx comes from a permutation: always in range
+            # idx comes from a permutation: always in range
+            np.take(X, idx, axis=0, out=Xb, mode="clip")
             yield Xb, y[idx]
 
     def train_step(self, Xb, yb, callbacks=()):
         if getattr(self, "_blocks", None) is None:
             return super().train_step(Xb, yb, callbacks)
+        self._check_batch(Xb)
         h = Xb
         for block in self._blocks:
             h = block.forward(h)
         loss, correct, delta = self._softmax_cross_entropy(h, yb)
         loss += sum(c.penalty(self) for c in callbacks)
         if np.isfinite(loss):
-            inputs = [Xb] + [block.out[:len(Xb)] for block in self._blocks[:-1]]
+            inputs = [Xb] + [b.out[:len(Xb)] for b in self._blocks[:-1]]
             below = [None] + self._blocks[:-1]
-            for block, X, lower in zip(self._blocks[::-1], inputs[::-1], below[::-1]):
+            for block, X, lower in zip(self._blocks[::-1], inputs[::-1],
+                                       below[::-1]):
                 delta = block.backward(X, delta, lower)
             for callback in callbacks:
                 callback.on_gradients(self)
@@ -195,8 +225,9 @@ class FastModel(Model):
         return loss, correct
 
     def _softmax_cross_entropy(self, Z, y):
-        """Mean −log softmax(Z)_y, the number of correct predictions, and ∂L/∂Z = (softmax(Z) − Y) / n in the top
-        block's `delta`, from one exponential pass over the logits Z (which are shifted in place)."""
+        """Mean −log softmax(Z)_y, the number of correct predictions, and
+        ∂𝓛/∂Z = (softmax(Z) − Y) / N in the top block's `delta`, from one
+        exponential pass over the logits Z (which are shifted in place)."""
         n, correct = len(Z), count_correct(Z, y)
         Z -= Z.max(axis=1, keepdims=True)                 # every exponent ≤ 0
         P = self._blocks[-1].delta[:n]
@@ -206,10 +237,22 @@ class FastModel(Model):
         log_total = np.log(total)
         if y.ndim == 1:
             rows = np.arange(n)
-            loss = float(np.mean(log_total[:, 0] - Z[rows, y]))    # −log p_y = log Σ exp(z) − z_y
+            # −log p_y = log Σ exp(z) − z_y
+            loss = float(np.mean(log_total[:, 0] - Z[rows, y]))
             P[rows, y] -= 1
         else:
             loss = float(-np.sum(y * (Z - log_total)) / n)
             P -= y
         P /= n
         return loss, correct, P
+
+    def _check_batch(self, Xb):
+        """A batch of the wrong width gets an error that names the layer; a
+        batch larger than fit's gets buffers of its size."""
+        n_in = self._blocks[0].dense.params["W"].shape[0]
+        if np.ndim(Xb) != 2 or np.shape(Xb)[1] != n_in:
+            raise ValueError(f"FastModel: {self.layers[0].name} expects a "
+                             f"batch of shape (N, {n_in}), got shape "
+                             f"{np.shape(Xb)}")
+        if len(Xb) > len(self._blocks[0].out):
+            self._blocks = fused_blocks(self, len(Xb))

@@ -194,3 +194,18 @@ def test_fast_step_allocates_almost_nothing():
     clear, fast = step_peak(Model, Adam(1e-3)), step_peak(FastModel, FastAdam(1e-3))
     assert clear > 2 * 355_110 * 4  # at least two float32 temporaries of the size of all parameters
     assert fast < 0.02 * clear, (fast, clear)
+
+
+def test_fast_train_step_with_a_larger_batch_than_fit_had():
+    """Finding 15: a batch larger than the last fit's buffers gets buffers of its size, and the same numbers as
+    the clear step; a batch of the wrong width gets an error that names FastModel, the layer and both shapes."""
+    clear, fast, _, _ = train_both(np.float64, batch_size=16, epochs=1)
+    for model in (clear, fast):
+        model.optimizer = Adam(1e-2)
+    Xb, yb = X3[:64].astype(np.float64), y3[:64]
+    loss_clear, correct_clear = clear.train_step(Xb, yb)
+    loss_fast, correct_fast = fast.train_step(Xb, yb)
+    assert correct_clear == correct_fast and np.isclose(loss_clear, loss_fast, rtol=1e-12)
+    assert_same_weights(clear, fast, atol=1e-12)
+    with pytest.raises(ValueError, match=r"FastModel: .* expects a batch of shape \(N, 2\), got shape \(64, 3\)"):
+        fast.train_step(np.zeros((64, 3)), yb)
