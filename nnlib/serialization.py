@@ -153,65 +153,104 @@ def _check_state_arrays(path, meta, arrays):
     return {f"state.{name}" for name in listed}
 
 
+class _Refused(ValueError):
+    "A problem that `load_model` found in a model file; `load_model` adds the file's name."
+
+
 def load_model(path) -> Model:
     """Load a model saved by `save_model`, refusing pickles and checking every array. Derived in Chapter 12 (MNIST).
 
     Raises ValueError naming the file and the problem for anything that is not a valid nnlib model file:
-    not an .npz archive, truncated, missing or extra arrays, shapes or dtypes that disagree with the metadata.
-    Reads format versions 1 and 2; a checkpoint is a model file too (its `state.*` arrays are checked, not used).
+    not an .npz archive, truncated, missing or extra arrays, shapes or dtypes that disagree with the metadata,
+    metadata that does not describe a model (an entry missing, a size that is not a whole number, a dropout
+    probability out of range, a seed that is not an integer). Reads format versions 1 and 2; a checkpoint is a
+    model file too (its `state.*` arrays are checked, not used). The plain path is here; the checks are in
+    `_model_header`, `_layer_from` and `_array`, below.
     """
     path = Path(path)
-    meta, arrays = read_model_file(path)
-
-    def bad(message):
-        return ValueError(f"{path}: {message}")
-
+    meta, arrays = read_model_file(path)                # no pickles; nnlib's format and a known version
+    expected = _check_state_arrays(path, meta, arrays)  # a checkpoint's state.* arrays
     try:
-        dtype = np.dtype(meta["dtype"])
-        n_inputs, specs, loss_name = int(meta["n_inputs"]), list(meta["layers"]), meta.get("loss", "SoftmaxCrossEntropy")
-    except (KeyError, TypeError, ValueError) as err:
-        raise bad(f"incomplete metadata ({type(err).__name__}: {err})") from None
-    if dtype not in (np.float32, np.float64):
-        raise bad(f"dtype {dtype} is not float32 or float64")
-    if loss_name not in LOSS_TYPES:
-        raise bad(f"unknown loss {loss_name!r}")
-
-    model = Model(n_inputs, seed=meta.get("seed"), dtype=dtype, loss=LOSS_TYPES[loss_name]())
-    expected = _check_state_arrays(path, meta, arrays)
-    for i, spec in enumerate(specs):
-        kind = spec.get("type") if isinstance(spec, dict) else None
-        if kind not in LAYER_TYPES:
-            raise bad(f"layer {i} has unknown type {kind!r}")
-        if kind == "Dense":
-            n_in, n_out = int(spec["n_in"]), int(spec["n_out"])
-            layer = Dense(n_in, n_out, init=lambda a, b, rng: np.zeros((a, b)), dtype=dtype)
-            for name, shape in (("W", (n_in, n_out)), ("b", (n_out,))):
-                key = f"layers.{i}.{name}"
-                expected.add(key)
-                if key not in arrays:
-                    raise bad(f"missing array {key!r} for layer {i} (Dense {n_in}→{n_out})")
-                value = arrays[key]
-                if value.shape != shape:
-                    raise bad(f"array {key!r} has shape {value.shape}, but the metadata says Dense {n_in}→{n_out} "
-                              f"needs {shape}")
-                if value.dtype != dtype:
-                    raise bad(f"array {key!r} has dtype {value.dtype}, but the metadata says {dtype}")
-                if not np.isfinite(value).all():
-                    raise bad(f"array {key!r} contains NaN or infinity")
-                layer.params[name] = value.copy()
-        elif kind == "Dropout":
-            layer = Dropout(float(spec["p"]))
-        else:
-            layer = LAYER_TYPES[kind]()
-        try:
-            model.add(layer)
-        except ValueError as err:
-            raise bad(f"inconsistent architecture: {err}") from None
-    extra = set(arrays) - expected
-    if extra:
-        raise bad(f"unexpected arrays {sorted(extra)}")
+        n_inputs, dtype, loss, seed, specs = _model_header(meta)
+        model = Model(n_inputs, seed=seed, dtype=dtype, loss=loss)
+        for i, spec in enumerate(specs):
+            layer = _layer_from(i, spec, arrays, dtype, expected)
+            try:
+                model.add(layer)
+            except ValueError as err:
+                raise _Refused(f"inconsistent architecture: {err}") from None
+        if set(arrays) - expected:
+            raise _Refused(f"unexpected arrays {sorted(set(arrays) - expected)}")
+    except ValueError as err:       # every problem above, now with the file's name
+        raise ValueError(f"{path}: {err}") from None
+    except (KeyError, TypeError, AttributeError, OverflowError) as err:   # a case the checks missed
+        raise ValueError(f"{path}: invalid metadata ({type(err).__name__}: {err})") from None
     model.provenance = meta.get("provenance", {})  # {} for version-1 files
     return model
+
+
+def _whole(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _Refused(f"{what} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _model_header(meta: dict):
+    "`load_model`'s n_inputs, dtype, loss, seed and layer list, each checked."
+    for key in ("n_inputs", "dtype", "layers"):
+        if key not in meta:
+            raise _Refused(f"incomplete metadata: no {key!r}")
+    n_inputs = _whole(meta["n_inputs"], "n_inputs")
+    dtype = np.dtype(meta["dtype"]) if meta["dtype"] in ("float32", "float64") else None
+    if dtype is None:
+        raise _Refused(f"dtype {meta['dtype']!r} is not float32 or float64")
+    loss = meta.get("loss", "SoftmaxCrossEntropy")
+    if not isinstance(loss, str) or loss not in LOSS_TYPES:
+        raise _Refused(f"unknown loss {loss!r}")
+    seed = meta.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise _Refused(f"seed {seed!r} is not a whole number >= 0 (or null)")
+    if not isinstance(meta["layers"], list):
+        raise _Refused(f"'layers' is a {type(meta['layers']).__name__}, not a list")
+    return n_inputs, dtype, LOSS_TYPES[loss](), seed, meta["layers"]
+
+
+def _layer_from(i: int, spec, arrays: dict, dtype, expected: set):
+    "Layer `i` of a model file, from its spec and (Dense) its checked arrays, whose names go into `expected`."
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    if not isinstance(kind, str) or kind not in LAYER_TYPES:
+        raise _Refused(f"layer {i} has unknown type {kind!r}")
+    if kind == "Dense":
+        n_in, n_out = (_whole(spec.get(k), f"layer {i} (Dense): {k}") for k in ("n_in", "n_out"))
+        layer = Dense(n_in, n_out, init=lambda a, b, rng: np.zeros((a, b)), dtype=dtype)
+        for name, shape in (("W", (n_in, n_out)), ("b", (n_out,))):
+            key = f"layers.{i}.{name}"
+            layer.params[name] = _array(arrays, key, shape, dtype, i, f"Dense {n_in}→{n_out}")
+            expected.add(key)
+        return layer
+    if kind == "Dropout":
+        p = spec.get("p")
+        if isinstance(p, bool) or not isinstance(p, (int, float)):
+            raise _Refused(f"layer {i} (Dropout): p must be a number, got {p!r}")
+        try:
+            return Dropout(float(p))
+        except ValueError as err:
+            raise _Refused(f"layer {i} (Dropout): {err}") from None
+    return LAYER_TYPES[kind]()
+
+
+def _array(arrays: dict, key: str, shape: tuple, dtype, i: int, layer: str) -> np.ndarray:
+    "A copy of the array `key` of layer `i`, after checking that it exists and has `shape` and `dtype`, finite."
+    if key not in arrays:
+        raise _Refused(f"missing array {key!r} for layer {i} ({layer})")
+    value = arrays[key]
+    if value.shape != shape:
+        raise _Refused(f"array {key!r} has shape {value.shape}, but the metadata says {layer} needs {shape}")
+    if value.dtype != dtype:
+        raise _Refused(f"array {key!r} has dtype {value.dtype}, but the metadata says {dtype}")
+    if not np.isfinite(value).all():
+        raise _Refused(f"array {key!r} contains NaN or infinity")
+    return value.copy()
 
 # %% ../book/12_mnist.ipynb #9d4729f4
 def _encode(value, name: str, arrays: dict):

@@ -138,7 +138,7 @@ BUDGET_S = 120  # "every notebook runs top to bottom on a fresh kernel in <= 2 m
 #: Over budget today, to be brought under it by the second errata issue (chapters 7-13). The times are measured in
 #: the test run's build, which gives each notebook one core and one BLAS thread (nbval runs beside it): stricter than
 #: a chapter alone on 2 cores.
-KNOWN_SLOW = {"book/12_mnist": "74 s alone on 2 cores; under 120 s in the test build of 2026-12-02, with little margin"}
+KNOWN_SLOW = {}
 
 
 def execution_times(built_html) -> dict:

@@ -67,10 +67,23 @@ def set_meta(**changes):
      "missing array 'layers.1.W'|inconsistent"),
     (set_meta(n_inputs=7), "inconsistent architecture"),
     (set_meta(loss="__import__('os')"), "unknown loss"),
+    # metadata that names no valid model: every case a ValueError naming the file and the entry
+    (set_meta(layers=[{"type": "Dense", "n_out": 5}]), "layer 0 \\(Dense\\): n_in must be a whole number"),
+    (set_meta(layers=[{"type": "Dense", "n_in": "abc", "n_out": 5}]), "layer 0 \\(Dense\\): n_in .*'abc'"),
+    (set_meta(layers=[{"type": "Dense", "n_in": 6, "n_out": 5}, {"type": "ReLU"}, {"type": "Dropout"}]),
+     "layer 2 \\(Dropout\\): p must be a number, got None"),
+    (set_meta(layers=[{"type": "Dense", "n_in": 6, "n_out": 5}, {"type": "ReLU"}, {"type": "Dropout", "p": 5}]),
+     "layer 2 \\(Dropout\\): "),
+    (set_meta(seed="x"), "seed 'x' is not a whole number"),
+    (set_meta(n_inputs=None), "n_inputs must be a whole number"),
+    (set_meta(dtype="object"), "dtype 'object' is not float32 or float64"),
+    (set_meta(layers={"type": "Dense"}), "'layers' is a dict, not a list"),
+    (set_meta(layers=[["Dense"]]), "layer 0 has unknown type None"),
 ])
 def test_tampered_files_are_refused(tmp_path, edit, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as raised:
         load_model(tamper(tmp_path, edit))
+    assert type(raised.value) is ValueError and str(raised.value).startswith(str(tmp_path / "bad.npz"))
 
 
 def test_pickle_payload_is_refused_without_running(tmp_path):
