@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nnlib.cli import main, mnist_like, read_image
+from nnlib.cli import main
+from nnlib.images import mnist_like, read_image
 from nnlib.serialization import load_model, save_model
 from nnlib.training import Model
 
@@ -82,8 +83,8 @@ def test_a_bad_output_is_one_line_from_the_shell_too(tmp_path, good_model):
                                                        f"e.g. {tmp_path / 'mnist.npz'}\n"
 
 
-def interrupt_after(args, *, wait: float, env=None):
-    "Start `train`, press Ctrl-C `wait` seconds after training began, return (status, stdout, stderr)."
+def interrupt_after(args, *, wait: float, env=None, sig=signal.SIGINT):
+    "Start `train`, press Ctrl-C (or send `sig`) `wait` seconds after training began, return (status, stdout, stderr)."
     # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT ignored: give the child
     # the default action back, so that the test means the same however the test run itself was started.
     proc = subprocess.Popen([sys.executable, "-m", "nnlib", "train", *map(str, args)], stdout=subprocess.PIPE,
@@ -94,7 +95,7 @@ def interrupt_after(args, *, wait: float, env=None):
             if line.startswith("training on"):
                 break
         time.sleep(wait)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -128,6 +129,32 @@ def test_ctrl_c_later_saves_beside_and_keeps_the_old_model(tmp_path, good_model)
     assert kept.provenance["stopped"].startswith(("interrupted during epoch", "interrupted after epoch"))
     assert len(pd.read_csv(tmp_path / "h.csv")) >= 1
 
+
+
+@needs_mnist
+def test_kill_exits_143_and_keeps_the_old_model(tmp_path, good_model):
+    "SIGTERM is handled like Ctrl-C, with the shell's status for it, 128 + 15 (130 = 128 + 2 is SIGINT's)."
+    path, before = good_model
+    status, out, err = interrupt_after([*SMALL, "--train-size", "3000", "--epochs", "100000", "--output", path,
+                                        "--checkpoint", tmp_path / "c.npz"], wait=1.5, env=ONE_THREAD, sig=signal.SIGTERM)
+    assert status == 128 + signal.SIGTERM == 143
+    last = err.strip().splitlines()[-1]
+    assert f"{path} is left as it was; the model it kept is saved beside it, in {tmp_path / 'm.interrupted.npz'}" in last
+    assert path.read_bytes() == before and "Traceback" not in err
+
+
+def test_a_checkpoint_without_split_seed_resumes_with_the_split_it_had():
+    "Before --split-seed the split was drawn with --seed: such a checkpoint keeps its split, and a typed one must match."
+    import argparse
+    from nnlib.cli import _parser, _resumed_args
+    saved = {k: v for k, v in vars(_parser().parse_args(["train", "--seed", "2", "--validation", "100"])).items()
+             if k not in ("command", "split_seed", "output")}
+    state = argparse.Namespace(provenance={"options": saved})
+    args = _parser().parse_args(["train", "--resume", "c.npz"])
+    assert _resumed_args(args, state, given={"resume"}).split_seed == 2
+    typed = _parser().parse_args(["train", "--resume", "c.npz", "--split-seed", "0"])
+    with pytest.raises(ValueError, match="drop --split-seed"):
+        _resumed_args(typed, state, given={"resume", "split_seed"})
 
 @needs_mnist
 def test_validation_history_provenance_resume(tmp_path):

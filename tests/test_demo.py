@@ -237,9 +237,9 @@ def test_injected_mnist_images_agree_with_python(demo, reference, metrics):
 
 
 def test_preprocessing_matches_mnist_like(demo, reference):
-    """The page's preprocessing against Chapter 13's mnist_like, on MNIST digits enlarged and moved (nearest
+    """The page's preprocessing against Chapter 13's mnist_like (Your own digits), on MNIST digits enlarged and moved (nearest
     neighbour, built identically on both sides): same place, nearly the same pixels, same prediction."""
-    from nnlib.cli import mnist_like
+    from nnlib.images import mnist_like
 
     model, X, _ = reference
     rng = np.random.default_rng(0)

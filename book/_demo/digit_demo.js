@@ -4,7 +4,7 @@
  * Plain JavaScript, no libraries, no server. The reader draws on a canvas; every animation frame in which the
  * drawing changed, the script
  *   1. reads the ink (the canvas's alpha channel, so the colours of the light and dark themes do not matter),
- *   2. prepares it the way MNIST digits were prepared (LeCun et al.), like nnlib.cli.mnist_like (Chapter 13):
+ *   2. prepares it the way MNIST digits were prepared (LeCun et al.), like nnlib.images.mnist_like (Chapter 13, Your own digits):
  *      crop to the ink (pixels above 0.1), scale so that the longer side is 20 pixels keeping the aspect ratio
  *      (area averaging, i.e. anti-aliased), and paste into a 28×28 field so that the centre of mass of the ink
  *      lands on pixel (14, 14); values in [0, 1], ink = 1, flattened row by row;
@@ -39,7 +39,7 @@
   const SIZE = 28;        // MNIST images are 28×28 ...
   const BOX = 20;         // ... with the digit scaled into 20×20 ...
   const CENTRE = 14;      // ... and its centre of mass at pixel (14, 14)
-  const THRESHOLD = 0.1;  // ink above this defines the bounding box (as nnlib.cli.mnist_like)
+  const THRESHOLD = 0.1;  // ink above this defines the bounding box (as nnlib.images.mnist_like)
   const BRUSH = 0.08;     // brush diameter as a fraction of the canvas width: about MNIST's stroke width
   const FORMAT = "nnlib-demo-weights";
 
