@@ -1,6 +1,6 @@
 """Classroom assignments: the solution markers, the student notebooks, the self-checks and the grader.
 
-`python -m nnlib_teach assign` must turn every chapter from 2 to 10b into a student notebook whose blanks raise
+`python -m nnlib_teach assign` must turn every chapter with blanks (2 to 10b, 11 and 13b) into a student notebook whose blanks raise
 NotImplementedError with a hint (a hint that holds a line of its solution is refused), that runs up to its first
 self-check and stops there, and that contains neither a solution nor any hidden test. Submissions are graded
 through the README's exact command (`python -m nnlib_teach grade submissions/ --out grades.csv`, relative paths,
@@ -31,7 +31,8 @@ from nnlib_teach.markers import BEGIN, END, strip_markers
 ROOT = Path(__file__).resolve().parents[1]
 BOOK, HIDDEN = ROOT / "book", ROOT / "teach" / "hidden"
 CHAPTERS = ["02_forward", "03_activations", "04_losses", "05_backprop", "05b_gradient_check", "06_training",
-            "07_initialization", "08_optimizers", "09_regularization", "10_schedules", "10b_clipping"]
+            "07_initialization", "08_optimizers", "09_regularization", "10_schedules", "10b_clipping", "11_fast",
+            "13b_own_digits"]
 STUB_RE = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\((?P<hint>\"Exercise: .*\")\)$", re.MULTILINE)
 REGION_RE = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(?P<body>.*?)\n[ \t]*### END SOLUTION", re.MULTILINE | re.DOTALL)
 #: The planted bugs: (chapter, solution line, buggy line, the one hidden test that must catch it).
@@ -42,6 +43,9 @@ BUGS = [
     ("08_optimizers", "v_hat = v / (1 - self.beta2 ** self.t)", "v_hat = v", "adam"),
     ("10_schedules", "progress = min(epoch - 1, self.epochs) / self.epochs", "progress = (epoch - 1) / self.epochs",
      "cosine_decay"),
+    ("11_fast", "np.divide(m, 1 - self.beta1 ** self.t, out=a)", "np.copyto(a, m)", "fast_adam"),
+    ("13b_own_digits", "r_c = (small.sum(axis=1) @ np.arange(small.shape[0])) / mass", "r_c = (small.shape[0] - 1) / 2",
+     "mnist_like"),
 ]
 
 
